@@ -1,0 +1,128 @@
+//! The command line: `serve` (default), `migrate`, `token`, `openapi`, `healthcheck`.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::{
+    auth::{
+        dev_secret,
+        jwt::{Claims, mint_hs256, unix_now},
+    },
+    config::Config,
+    db::Db,
+};
+
+#[derive(Debug, Parser)]
+#[command(name = "user-profile-service", version, about = "User Profile Service")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Mint a development JWT signed with the configured secret (refused in production).
+    Token {
+        /// The user id (`sub` claim).
+        #[arg(long)]
+        sub: String,
+        /// A role: user, service or admin; repeat for several.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// Space-separated scopes, e.g. "addresses:read preferences:read".
+        #[arg(long)]
+        scope: Option<String>,
+        /// Lifetime, e.g. 30m, 1h, 7d.
+        #[arg(long, default_value = "1h", value_parser = parse_ttl)]
+        ttl: Duration,
+    },
+    /// Print the OpenAPI document as JSON.
+    Openapi,
+    /// Exit 0 when the local server answers `/health` (for container health checks).
+    Healthcheck,
+}
+
+/// Parses `90s`, `30m`, `1h`, `7d` (or plain seconds).
+pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
+    let raw = raw.trim();
+    let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
+    let n: u64 = number.parse().map_err(|_| format!("`{raw}` is not a duration like 30m, 1h or 7d"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return Err(format!("`{raw}` is not a duration like 30m, 1h or 7d")),
+    };
+    if secs == 0 {
+        return Err("the lifetime must be positive".into());
+    }
+    Ok(Duration::from_secs(secs))
+}
+
+/// Loads the configuration and, in development with no key configured, the generated secret
+/// (returning where it is kept, so the caller can say so once logging runs).
+pub fn load_config() -> anyhow::Result<(Config, Option<std::path::PathBuf>)> {
+    let mut config = Config::from_env()?;
+    let secret_file = dev_secret::ensure(&mut config).context("cannot keep the development JWT secret")?;
+    Ok((config, secret_file))
+}
+
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = Db::connect(config).await.context("cannot connect to the database")?;
+    db.migrate().await.context("migrations failed")?;
+    db.close().await;
+    Ok(())
+}
+
+pub fn token(config: &Config, sub: String, roles: Vec<String>, scope: Option<String>, ttl: Duration) -> anyhow::Result<String> {
+    if config.is_production() {
+        bail!("`token` mints development tokens and is refused when APP_ENV=production");
+    }
+    let secret = config.jwt_secret.as_ref().context("no JWT_SECRET is configured to sign with")?;
+    let now = unix_now();
+    let roles = if roles.is_empty() { vec!["user".to_string()] } else { roles };
+    let claims = Claims {
+        sub,
+        exp: now + ttl.as_secs(),
+        nbf: None,
+        iat: Some(now),
+        roles,
+        scope,
+        iss: config.jwt_issuer.clone(),
+        aud: config.jwt_audience.clone().map(serde_json::Value::String),
+    };
+    Ok(mint_hs256(secret.expose(), &claims)?)
+}
+
+pub async fn healthcheck(config: &Config) -> anyhow::Result<()> {
+    let url = format!("http://127.0.0.1:{}/health", config.port);
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
+    let response = client.get(&url).send().await.with_context(|| format!("{url} did not answer"))?;
+    if !response.status().is_success() {
+        bail!("{url} answered {}", response.status());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ttl_accepts_units_and_refuses_nonsense() {
+        assert_eq!(parse_ttl("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_ttl("30m").unwrap(), Duration::from_secs(1800));
+        assert_eq!(parse_ttl("1h").unwrap(), Duration::from_secs(3600));
+        assert_eq!(parse_ttl("7d").unwrap(), Duration::from_secs(604800));
+        assert!(parse_ttl("1w").is_err());
+        assert!(parse_ttl("0s").is_err());
+        assert!(parse_ttl("h").is_err());
+    }
+}

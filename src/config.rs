@@ -1,0 +1,384 @@
+//! One typed configuration, read once from the environment (and `.env`), validated before anything starts.
+
+use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
+
+use reqwest::Url;
+use serde::Deserialize;
+
+/// Runtime mode: development is forgiving and chatty, production refuses unsafe settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// A secret value whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// The service configuration. Each field's doc line matches its entry in `.env.example`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `development` or `production`.
+    pub app_env: AppEnv,
+    /// Listen address.
+    pub host: String,
+    /// Listen port.
+    pub port: u16,
+    /// `sqlite:...` or `postgres://...`.
+    pub database_url: Secret,
+    /// Optional read replica: read-only queries of other services and admins go there.
+    pub database_read_url: Option<Secret>,
+    /// Pool size; unset means a sensible size per backend.
+    pub database_max_connections: Option<u32>,
+    /// Apply pending migrations at start-up.
+    pub run_migrations: bool,
+    /// HS256 key shared with the auth service.
+    pub jwt_secret: Option<Secret>,
+    /// JWKS endpoint of the auth service (RS256/ES256 keys).
+    pub jwt_jwks_url: Option<Url>,
+    /// Expected `iss` claim, validated when set.
+    pub jwt_issuer: Option<String>,
+    /// Expected `aud` claim, validated when set.
+    pub jwt_audience: Option<String>,
+    /// Clock skew allowed on `exp`/`nbf`.
+    pub jwt_leeway_seconds: u64,
+    /// Base URL of the auth service, for remote verification.
+    pub auth_service_url: Option<Url>,
+    /// The auth service's verification endpoint.
+    pub auth_verify_path: String,
+    /// Timeout of each remote verification call.
+    pub auth_service_timeout: Duration,
+    /// Consecutive remote failures that open the circuit breaker.
+    pub auth_breaker_failure_threshold: u32,
+    /// How long the breaker stays open before one trial call.
+    pub auth_breaker_reset: Duration,
+    /// Enables the profile read cache.
+    pub redis_url: Option<Secret>,
+    /// How long a cached read lives in Redis.
+    pub redis_cache_ttl: Duration,
+    /// Comma-separated origins allowed by CORS; empty means CORS is off.
+    pub cors_allowed_origins: Vec<String>,
+    /// Per-request time limit.
+    pub request_timeout: Duration,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// Where the development SQLite file and the generated development JWT secret live.
+    pub data_dir: PathBuf,
+}
+
+/// The raw variables as strings; everything is parsed and checked in [`Config::from_raw`].
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Raw {
+    app_env: Option<String>,
+    host: Option<String>,
+    port: Option<String>,
+    database_url: Option<String>,
+    database_read_url: Option<String>,
+    database_max_connections: Option<String>,
+    run_migrations: Option<String>,
+    jwt_secret: Option<String>,
+    jwt_jwks_url: Option<String>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
+    jwt_leeway_seconds: Option<String>,
+    auth_service_url: Option<String>,
+    auth_verify_path: Option<String>,
+    auth_service_timeout_ms: Option<String>,
+    auth_breaker_failure_threshold: Option<String>,
+    auth_breaker_reset_seconds: Option<String>,
+    redis_url: Option<String>,
+    redis_cache_ttl_seconds: Option<String>,
+    cors_allowed_origins: Option<String>,
+    request_timeout_seconds: Option<String>,
+    log_format: Option<String>,
+    data_dir: Option<String>,
+}
+
+/// A configuration problem, phrased as the one line the operator sees.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+fn bad(msg: impl Into<String>) -> ConfigError {
+    ConfigError(msg.into())
+}
+
+impl Config {
+    /// Reads `.env` (when present) and the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_source(None)
+    }
+
+    /// Builds a configuration from explicit variables only (tests use this; the process environment is ignored).
+    pub fn from_vars<K: Into<String>, V: Into<String>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        Self::from_source(Some(map))
+    }
+
+    fn from_source(source: Option<HashMap<String, String>>) -> Result<Self, ConfigError> {
+        let env = config::Environment::default().ignore_empty(true).source(source.map(|m| m.into_iter().collect()));
+        let raw: Raw = config::Config::builder()
+            .add_source(env)
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| bad(e.to_string()))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: Raw) -> Result<Self, ConfigError> {
+        let app_env = match raw.app_env.as_deref().unwrap_or("development") {
+            "development" => AppEnv::Development,
+            "production" => AppEnv::Production,
+            other => return Err(bad(format!("APP_ENV must be `development` or `production`, not `{other}`"))),
+        };
+        let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".into()));
+        let database_url = match raw.database_url {
+            Some(url) => url,
+            None => format!("sqlite:{}?mode=rwc", data_dir.join("profiles.db").display()),
+        };
+        check_database_url("DATABASE_URL", &database_url)?;
+        if let Some(url) = &raw.database_read_url {
+            check_database_url("DATABASE_READ_URL", url)?;
+        }
+        let jwt_secret = raw.jwt_secret.map(Secret::new);
+        if let Some(secret) = &jwt_secret {
+            if app_env == AppEnv::Production && secret.expose().len() < 32 {
+                return Err(bad(format!(
+                    "JWT_SECRET is {} bytes; production needs at least 32",
+                    secret.expose().len()
+                )));
+            }
+        }
+        let jwt_jwks_url = raw.jwt_jwks_url.as_deref().map(|u| parse_http_url("JWT_JWKS_URL", u)).transpose()?;
+        let auth_service_url = raw
+            .auth_service_url
+            .as_deref()
+            .map(|u| parse_http_url("AUTH_SERVICE_URL", u))
+            .transpose()?;
+        if app_env == AppEnv::Production && jwt_secret.is_none() && jwt_jwks_url.is_none() && auth_service_url.is_none() {
+            return Err(bad(
+                "production needs a way to verify tokens: set JWT_SECRET, JWT_JWKS_URL or AUTH_SERVICE_URL",
+            ));
+        }
+        let auth_verify_path = raw.auth_verify_path.unwrap_or_else(|| "/api/v1/auth/verify".into());
+        if !auth_verify_path.starts_with('/') {
+            return Err(bad("AUTH_VERIFY_PATH must start with `/`"));
+        }
+        if let Some(url) = &raw.redis_url {
+            let parsed = Url::parse(url).map_err(|e| bad(format!("REDIS_URL is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "redis" | "rediss") {
+                return Err(bad("REDIS_URL must start with redis:// or rediss://"));
+            }
+        }
+        let cors_allowed_origins = raw
+            .cors_allowed_origins
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let url = parse_http_url("CORS_ALLOWED_ORIGINS", o)?;
+                // An origin is scheme://host[:port] with no path.
+                if url.path() != "/" || o.ends_with('/') {
+                    return Err(bad(format!("CORS_ALLOWED_ORIGINS entry `{o}` must be an origin without a path")));
+                }
+                Ok(o.to_string())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let log_format = match raw.log_format.as_deref() {
+            None if app_env == AppEnv::Production => LogFormat::Json,
+            None => LogFormat::Pretty,
+            Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => return Err(bad(format!("LOG_FORMAT must be `pretty` or `json`, not `{other}`"))),
+        };
+        Ok(Config {
+            app_env,
+            host: raw.host.unwrap_or_else(|| "0.0.0.0".into()),
+            port: parse_num("PORT", raw.port, 8080)?,
+            database_url: Secret::new(database_url),
+            database_read_url: raw.database_read_url.map(Secret::new),
+            database_max_connections: raw
+                .database_max_connections
+                .map(|v| parse_num("DATABASE_MAX_CONNECTIONS", Some(v), 0))
+                .transpose()?
+                .filter(|n| *n > 0),
+            run_migrations: parse_bool("RUN_MIGRATIONS", raw.run_migrations, true)?,
+            jwt_secret,
+            jwt_jwks_url,
+            jwt_issuer: raw.jwt_issuer,
+            jwt_audience: raw.jwt_audience,
+            jwt_leeway_seconds: parse_num("JWT_LEEWAY_SECONDS", raw.jwt_leeway_seconds, 30)?,
+            auth_service_url,
+            auth_verify_path,
+            auth_service_timeout: Duration::from_millis(parse_num(
+                "AUTH_SERVICE_TIMEOUT_MS",
+                raw.auth_service_timeout_ms,
+                2000,
+            )?),
+            auth_breaker_failure_threshold: parse_num(
+                "AUTH_BREAKER_FAILURE_THRESHOLD",
+                raw.auth_breaker_failure_threshold,
+                5,
+            )?
+            .max(1),
+            auth_breaker_reset: Duration::from_secs(parse_num(
+                "AUTH_BREAKER_RESET_SECONDS",
+                raw.auth_breaker_reset_seconds,
+                30,
+            )?),
+            redis_url: raw.redis_url.map(Secret::new),
+            redis_cache_ttl: Duration::from_secs(parse_num("REDIS_CACHE_TTL_SECONDS", raw.redis_cache_ttl_seconds, 300)?),
+            cors_allowed_origins,
+            request_timeout: Duration::from_secs(parse_num("REQUEST_TIMEOUT_SECONDS", raw.request_timeout_seconds, 30)?.max(1)),
+            log_format,
+            data_dir,
+        })
+    }
+
+    pub fn is_production(&self) -> bool {
+        self.app_env == AppEnv::Production
+    }
+
+    /// True when the configuration offers no way at all to verify a token.
+    pub fn has_no_token_verification(&self) -> bool {
+        self.jwt_secret.is_none() && self.jwt_jwks_url.is_none() && self.auth_service_url.is_none()
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(name: &str, value: Option<String>, default: T) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| bad(format!("{name} must be a non-negative whole number, not `{v}`"))),
+    }
+}
+
+fn parse_bool(name: &str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(v) => Err(bad(format!("{name} must be `true` or `false`, not `{v}`"))),
+    }
+}
+
+fn parse_http_url(name: &str, value: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(value).map_err(|e| bad(format!("{name} is not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad(format!("{name} must be an http(s) URL with a host")));
+    }
+    Ok(url)
+}
+
+fn check_database_url(name: &str, value: &str) -> Result<(), ConfigError> {
+    if value.starts_with("sqlite:") {
+        return Ok(());
+    }
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        // Parse without echoing the value: it may carry a password.
+        let url = Url::parse(value).map_err(|_| bad(format!("{name} is not a valid PostgreSQL URL")))?;
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(bad(format!("{name} has no host")));
+        }
+        return Ok(());
+    }
+    Err(bad(format!("{name} must start with `sqlite:` or `postgres://`")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_give_development_on_sqlite_under_data_dir() {
+        let config = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(config.app_env, AppEnv::Development);
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.database_url.expose(), "sqlite:./data/profiles.db?mode=rwc");
+        assert_eq!(config.jwt_leeway_seconds, 30);
+        assert_eq!(config.auth_verify_path, "/api/v1/auth/verify");
+        assert_eq!(config.auth_service_timeout, Duration::from_millis(2000));
+        assert_eq!(config.log_format, LogFormat::Pretty);
+        assert!(config.run_migrations);
+        assert!(config.cors_allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn production_without_any_token_verification_is_refused() {
+        let err = Config::from_vars([("APP_ENV", "production")]).unwrap_err();
+        assert!(err.to_string().contains("JWT_SECRET, JWT_JWKS_URL or AUTH_SERVICE_URL"), "{err}");
+    }
+
+    #[test]
+    fn production_with_a_short_secret_is_refused() {
+        let err = Config::from_vars([("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(err.to_string(), "configuration: JWT_SECRET is 5 bytes; production needs at least 32");
+    }
+
+    #[test]
+    fn production_with_a_long_secret_uses_json_logs() {
+        let config =
+            Config::from_vars([("APP_ENV", "production"), ("JWT_SECRET", "0123456789abcdef0123456789abcdef")]).unwrap();
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn malformed_urls_are_refused_with_the_variable_name() {
+        for (name, value) in [
+            ("JWT_JWKS_URL", "not a url"),
+            ("AUTH_SERVICE_URL", "ftp://auth"),
+            ("DATABASE_URL", "mysql://x"),
+            ("REDIS_URL", "http://cache"),
+            ("CORS_ALLOWED_ORIGINS", "https://shop.example/path"),
+        ] {
+            let err = Config::from_vars([(name, value)]).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let config = Config::from_vars([("JWT_SECRET", "super-secret-value-0123456789abcdef")]).unwrap();
+        assert!(!format!("{config:?}").contains("super-secret"));
+    }
+
+    #[test]
+    fn cors_origins_are_split_on_commas() {
+        let config = Config::from_vars([("CORS_ALLOWED_ORIGINS", "https://a.example, http://localhost:3000")]).unwrap();
+        assert_eq!(config.cors_allowed_origins, vec!["https://a.example", "http://localhost:3000"]);
+    }
+}

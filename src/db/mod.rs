@@ -1,0 +1,218 @@
+//! Storage: one repository over SQLite or PostgreSQL. Handlers call `db::<table group>::fn`, never SQL.
+//!
+//! The backend is an enum of the two native pools; `with_pool!`/`with_tx!` stamp one query body into both arms
+//! so that SQL is written once where the dialects agree and each backend keeps its native types
+//! (see docs/architecture.md for why this beats `sqlx::Any` and generic `<DB>` functions).
+
+pub mod audit;
+pub mod profiles;
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    PgPool, SqlitePool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use crate::config::Config;
+
+/// A pool of either backend.
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// An open write transaction of either backend; handlers own it and commit it.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await,
+            Tx::Postgres(tx) => tx.commit().await,
+        }
+    }
+}
+
+/// Runs one query body against whichever backend a `Pool` holds; `$conn` is the pool.
+#[macro_export]
+macro_rules! with_pool {
+    ($pool:expr, |$conn:ident| $body:expr) => {
+        match $pool {
+            $crate::db::Pool::Sqlite($conn) => $body,
+            $crate::db::Pool::Postgres($conn) => $body,
+        }
+    };
+}
+
+/// Runs one query body inside a `Tx`; `$conn` is the transaction's connection.
+#[macro_export]
+macro_rules! with_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+/// The database handles of the service.
+///
+/// On SQLite all writes go through one connection (so writers queue in-process instead of failing with
+/// `SQLITE_BUSY`) while reads use their own pool on the same WAL file and never wait for writes.
+#[derive(Clone, Debug)]
+pub struct Db {
+    writer: Pool,
+    reader: Pool,
+    replica: Option<Pool>,
+}
+
+impl Db {
+    /// Opens the pools the configuration names.
+    pub async fn connect(config: &Config) -> Result<Self, sqlx::Error> {
+        let url = config.database_url.expose();
+        let (writer, reader) = if url.starts_with("sqlite:") {
+            connect_sqlite(url, config.database_max_connections).await?
+        } else {
+            let pool = connect_postgres(url, config.database_max_connections).await?;
+            (pool.clone(), pool)
+        };
+        let replica = match &config.database_read_url {
+            Some(url) if url.expose().starts_with("sqlite:") => {
+                Some(connect_sqlite(url.expose(), config.database_max_connections).await?.1)
+            }
+            Some(url) => Some(connect_postgres(url.expose(), config.database_max_connections).await?),
+            None => None,
+        };
+        Ok(Db { writer, reader, replica })
+    }
+
+    /// Starts a write transaction on the primary.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        Ok(match &self.writer {
+            // IMMEDIATE takes the write lock up front, so a transaction never fails half-way on lock upgrade.
+            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Reads that must see the caller's own writes: the primary database.
+    pub fn primary(&self) -> &Pool {
+        &self.reader
+    }
+
+    /// Reads by other services and admins: the replica when one is configured, else the primary.
+    pub fn replica(&self) -> &Pool {
+        self.replica.as_ref().unwrap_or(&self.reader)
+    }
+
+    pub fn has_replica(&self) -> bool {
+        self.replica.is_some()
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self.writer {
+            Pool::Sqlite(_) => "sqlite",
+            Pool::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Applies pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match &self.writer {
+            Pool::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await,
+            Pool::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
+        }
+    }
+
+    /// Closes every pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        for pool in [Some(&self.writer), Some(&self.reader), self.replica.as_ref()].into_iter().flatten() {
+            with_pool!(pool, |p| p.close().await);
+        }
+    }
+}
+
+/// A round trip to the database, for readiness.
+pub async fn ping(pool: &Pool) -> Result<(), sqlx::Error> {
+    with_pool!(pool, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+}
+
+async fn connect_sqlite(url: &str, max: Option<u32>) -> Result<(Pool, Pool), sqlx::Error> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(5));
+    if options.get_filename() != std::path::Path::new(":memory:") {
+        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+    }
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        // An in-memory database lives as long as its one connection.
+        .idle_timeout(None)
+        .max_lifetime(None)
+        .connect_with(options.clone())
+        .await?;
+    if in_memory {
+        return Ok((Pool::Sqlite(writer.clone()), Pool::Sqlite(writer)));
+    }
+    let reader = SqlitePoolOptions::new()
+        .max_connections(max.unwrap_or(8))
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    Ok((Pool::Sqlite(writer), Pool::Sqlite(reader)))
+}
+
+async fn connect_postgres(url: &str, max: Option<u32>) -> Result<Pool, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max.unwrap_or(16))
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?;
+    Ok(Pool::Postgres(pool))
+}
+
+/// Connects to PostgreSQL with a `search_path`, so each test can live in a schema of its own.
+pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<Db, sqlx::Error> {
+    let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
+    let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+    let pool = Pool::Postgres(pool);
+    Ok(Db { writer: pool.clone(), reader: pool, replica: None })
+}
+
+/// True when `err` violates the named unique constraint (or, on SQLite, the unique column behind it).
+pub fn is_unique_violation(err: &sqlx::Error, constraint: &str, sqlite_column: &str) -> bool {
+    let Some(db_err) = err.as_database_error() else { return false };
+    if !db_err.is_unique_violation() {
+        return false;
+    }
+    match db_err.constraint() {
+        Some(name) => name == constraint,
+        None => db_err.message().contains(sqlite_column) || db_err.message().contains(constraint),
+    }
+}
+
+/// Now, truncated to milliseconds so that both backends store and return the same instant.
+pub fn now() -> time::OffsetDateTime {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_millisecond(now.millisecond()).unwrap_or(now)
+}

@@ -1,0 +1,69 @@
+//! Audit events: who did what to whose data, with field names and never values.
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// One entry of the audit trail.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub occurred_at: OffsetDateTime,
+    /// `sub` of the caller who acted.
+    pub actor_id: String,
+    /// The caller's most privileged role: `admin`, `service` or `user`.
+    pub actor_role: String,
+    /// What happened, e.g. `profile.updated`.
+    #[schema(example = "profile.updated")]
+    pub action: String,
+    /// Whose data it was.
+    pub target_user_id: String,
+    /// The request that did it.
+    pub request_id: Option<String>,
+    /// Names of the fields that changed, never their values.
+    #[schema(example = json!(["display_name", "phone"]))]
+    pub changed_fields: Vec<String>,
+}
+
+/// Names of the top-level or nested fields whose values differ between two serializable snapshots.
+pub fn changed_fields(before: &impl Serialize, after: &impl Serialize) -> Vec<String> {
+    let before = serde_json::to_value(before).unwrap_or_default();
+    let after = serde_json::to_value(after).unwrap_or_default();
+    let mut out = Vec::new();
+    diff("", &before, &after, &mut out);
+    out
+}
+
+fn diff(prefix: &str, before: &serde_json::Value, after: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value::Object;
+    match (before, after) {
+        (Object(a), Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            for key in keys {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let null = serde_json::Value::Null;
+                diff(&path, a.get(key).unwrap_or(&null), b.get(key).unwrap_or(&null), out);
+            }
+        }
+        (a, b) if a != b => out.push(prefix.to_string()),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn changed_fields_lists_names_of_changed_values_only() {
+        let before = json!({"a": 1, "b": "x", "n": {"email": {"marketing": false}, "sms": true}});
+        let after = json!({"a": 1, "b": "y", "c": null, "n": {"email": {"marketing": true}, "sms": true}});
+        assert_eq!(changed_fields(&before, &after), ["b", "n.email.marketing"]);
+    }
+}

@@ -1,0 +1,10 @@
+//! Domain types and the rules that make a value valid; nothing here knows about HTTP handlers.
+
+pub mod audit;
+pub mod country;
+pub mod currency;
+pub mod locale;
+pub mod phone;
+pub mod postal;
+pub mod profile;
+pub mod timezone;

@@ -1,0 +1,248 @@
+//! `ApiError`: every failure the API can answer, rendered as RFC 9457 problem+json with a stable `code`.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::http::middleware::current_request_id;
+
+/// One invalid field of a request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON path of the field, e.g. `email` or `notifications.email.marketing`.
+    pub field: String,
+    /// Stable, snake_case reason, e.g. `required`, `invalid_format`, `too_long`, `unknown_field`.
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code: code.into(), message: message.into() }
+    }
+}
+
+/// RFC 9457 problem details, as sent with `Content-Type: application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "urn:user-profile-service:problem:email_taken",
+    "title": "Conflict",
+    "status": 409,
+    "detail": "another profile already uses this email address",
+    "code": "email_taken",
+    "request_id": "0193b7c2-6f1e-7d2a-9b1c-3f4e5a6b7c8d"
+}))]
+pub struct ProblemDetails {
+    /// URI reference identifying the problem type: `urn:user-profile-service:problem:{code}`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// Short summary of the status.
+    pub title: String,
+    /// HTTP status code.
+    pub status: u16,
+    /// Explanation of this occurrence.
+    pub detail: String,
+    /// Stable, snake_case error code.
+    pub code: String,
+    /// The request id, as in the `X-Request-Id` response header.
+    pub request_id: String,
+    /// For `validation_failed`: one entry per invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+    /// For `precondition_failed`: the current version of the resource (also sent as `ETag`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<String>,
+}
+
+/// Every error the API can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    MalformedJson(String),
+    #[error("no bearer token was sent")]
+    Unauthorized,
+    #[error("the bearer token is not valid")]
+    InvalidToken,
+    #[error("the bearer token has expired")]
+    TokenExpired,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("this profile is suspended; it can be read, exported and erased, but not changed")]
+    ProfileSuspended,
+    #[error("{detail}")]
+    NotFound { code: &'static str, detail: &'static str },
+    #[error("this method is not allowed on this resource")]
+    MethodNotAllowed,
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: &'static str },
+    /// `current` is the resource's current version, absent when it does not exist.
+    #[error("the resource does not match the request's precondition")]
+    PreconditionFailed { current: Option<String> },
+    #[error("the request body is larger than 64 KiB")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("the request could not be served in time")]
+    Timeout,
+    #[error("the auth service is unavailable; try again shortly")]
+    AuthServiceUnavailable { retry_after_secs: u64 },
+    #[error("the database is unavailable; try again shortly")]
+    ServiceUnavailable,
+    #[error("an internal error occurred")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub const PROFILE_NOT_FOUND: ApiError =
+        ApiError::NotFound { code: "profile_not_found", detail: "no profile exists for this user" };
+
+    pub fn validation(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        ApiError::Internal(err.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized | ApiError::InvalidToken | ApiError::TokenExpired => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) | ApiError::ProfileSuspended => StatusCode::FORBIDDEN,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Timeout | ApiError::AuthServiceUnavailable { .. } | ApiError::ServiceUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed_json",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::InvalidToken => "invalid_token",
+            ApiError::TokenExpired => "token_expired",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::ProfileSuspended => "profile_suspended",
+            ApiError::NotFound { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PreconditionFailed { .. } => "precondition_failed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::Timeout => "request_timeout",
+            ApiError::AuthServiceUnavailable { .. } => "auth_service_unavailable",
+            ApiError::ServiceUnavailable => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::ServiceUnavailable
+            }
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Internal(err) = &self {
+            // Logged once here with detail; the caller sees only the opaque code.
+            tracing::error!(error = ?err, "internal error");
+        }
+        let mut problem = ProblemDetails {
+            problem_type: format!("urn:user-profile-service:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code().to_string(),
+            request_id: current_request_id().unwrap_or_default(),
+            errors: None,
+            current_version: None,
+        };
+        let mut etag = None;
+        let mut retry_after = None;
+        match self {
+            ApiError::Validation(errors) => problem.errors = Some(errors),
+            ApiError::PreconditionFailed { current } => {
+                etag = current.as_deref().map(crate::http::extract::etag_value);
+                problem.current_version = current;
+            }
+            ApiError::AuthServiceUnavailable { retry_after_secs } => retry_after = Some(retry_after_secs),
+            ApiError::ServiceUnavailable | ApiError::Timeout => retry_after = Some(1),
+            _ => {}
+        }
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = match problem.code.as_str() {
+                "unauthorized" => "Bearer".to_string(),
+                code => format!("Bearer error=\"invalid_token\", error_description=\"{code}\""),
+            };
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                headers.insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+            headers.insert(header::ETAG, etag);
+        }
+        if let Some(secs) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+/// Answers requests to paths no route serves.
+pub async fn route_not_found() -> ApiError {
+    ApiError::NotFound { code: "not_found", detail: "no resource at this path" }
+}
+
+/// Answers requests whose path exists but whose method it does not serve.
+pub async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Turns the database's uniqueness verdicts into answers, where the write happens (no check-then-insert races).
+pub trait ResultExt<T> {
+    fn on_unique_violation(self) -> Result<T, ApiError>;
+}
+
+impl<T> ResultExt<T> for Result<T, sqlx::Error> {
+    fn on_unique_violation(self) -> Result<T, ApiError> {
+        self.map_err(|err| {
+            if crate::db::is_unique_violation(&err, "profiles_email_key", "profiles.email_normalized") {
+                ApiError::Conflict { code: "email_taken", detail: "another profile already uses this email address" }
+            } else if crate::db::is_unique_violation(&err, "profiles_pkey", "profiles.user_id") {
+                ApiError::Conflict {
+                    code: "profile_exists",
+                    detail: "the profile was created by a concurrent request; read it and retry",
+                }
+            } else {
+                ApiError::from(err)
+            }
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! `/api/v1/profiles/me`: the caller's own profile.
+
+use axum::{
+    extract::State,
+    http::{StatusCode, header},
+    response::Response,
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::{
+    auth::Caller,
+    db,
+    domain::{
+        audit::changed_fields,
+        profile::{Profile, ProfileInput},
+    },
+    http::{
+        error::{ApiError, ProblemDetails, ResultExt},
+        extract::{MergePatch, Preconditions, ValidatedJson, validate},
+        respond::with_etag,
+    },
+    state::AppState,
+};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_profile, put_profile, patch_profile, delete_profile))
+}
+
+const PATH: &str = "/api/v1/profiles/me";
+
+/// Read your profile.
+#[utoipa::path(
+    get, path = "/api/v1/profiles/me", tag = "profiles",
+    params(("If-None-Match" = Option<String>, Header, description = "ETag of your copy; 304 when it is current")),
+    responses(
+        (status = 200, description = "Your profile", body = Profile,
+            headers(("ETag" = String, description = "Current version, quoted"))),
+        (status = 304, description = "Your copy is current"),
+        (status = 404, description = "`profile_not_found`: you have no profile yet", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn get_profile(caller: Caller, pre: Preconditions, State(state): State<AppState>) -> Result<Response, ApiError> {
+    let profile = db::profiles::find(state.db.primary(), &caller.user_id).await?.ok_or(ApiError::PROFILE_NOT_FOUND)?;
+    if pre.not_modified(&profile.version.to_string()) {
+        return Ok(with_etag(StatusCode::NOT_MODIFIED, profile.version, ()));
+    }
+    Ok(with_etag(StatusCode::OK, profile.version, axum::Json(profile)))
+}
+
+/// Create your profile (201) or replace it (200).
+#[utoipa::path(
+    put, path = "/api/v1/profiles/me", tag = "profiles",
+    params(
+        ("If-Match" = Option<String>, Header, description = "Replace only if the profile is at this ETag"),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: create only; 412 when a profile exists"),
+    ),
+    request_body(content = ProfileInput, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Replaced", body = Profile, headers(("ETag" = String))),
+        (status = 201, description = "Created", body = Profile,
+            headers(("ETag" = String), ("Location" = String, description = "/api/v1/profiles/me"))),
+        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`: another profile uses this email", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn put_profile(
+    caller: Caller,
+    pre: Preconditions,
+    State(state): State<AppState>,
+    ValidatedJson(input): ValidatedJson<ProfileInput>,
+) -> Result<Response, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?;
+    pre.check_write(existing.as_ref().map(|p| p.version.to_string()).as_deref())?;
+    let Some(existing) = existing else {
+        let profile = db::profiles::insert(&mut tx, &caller.user_id, &input, db::now())
+            .await
+            .on_unique_violation()?;
+        let fields = changed_fields(&ProfileInput::default(), &input);
+        db::audit::record(&mut tx, &caller.audit("profile.created", &caller.user_id, fields)).await?;
+        tx.commit().await?;
+        let mut response = with_etag(StatusCode::CREATED, profile.version, axum::Json(profile));
+        response.headers_mut().insert(header::LOCATION, header::HeaderValue::from_static(PATH));
+        return Ok(response);
+    };
+    replace(tx, &caller, existing, input).await
+}
+
+/// Change some fields of your profile (JSON Merge Patch; `null` clears an optional field).
+#[utoipa::path(
+    patch, path = "/api/v1/profiles/me", tag = "profiles",
+    params(("If-Match" = Option<String>, Header, description = "Apply only if the profile is at this ETag")),
+    request_body(content = ProfileInput, content_type = "application/merge-patch+json",
+        description = "Any subset of the writable fields"),
+    responses(
+        (status = 200, description = "Updated", body = Profile, headers(("ETag" = String))),
+        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn patch_profile(
+    caller: Caller,
+    pre: Preconditions,
+    State(state): State<AppState>,
+    patch: MergePatch,
+) -> Result<Response, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?.ok_or(ApiError::PROFILE_NOT_FOUND)?;
+    pre.check_write(Some(&existing.version.to_string()))?;
+    let input = patch.apply_to(&ProfileInput::from_profile(&existing))?;
+    validate(&input)?;
+    replace(tx, &caller, existing, input).await
+}
+
+/// Shared end of PUT and PATCH on an existing profile: write only what changed, with its audit event.
+async fn replace(mut tx: db::Tx, caller: &Caller, existing: Profile, input: ProfileInput) -> Result<Response, ApiError> {
+    if existing.status == "suspended" {
+        return Err(ApiError::ProfileSuspended);
+    }
+    let fields = changed_fields(&ProfileInput::from_profile(&existing), &input);
+    if fields.is_empty() {
+        return Ok(with_etag(StatusCode::OK, existing.version, axum::Json(existing)));
+    }
+    let profile = db::profiles::update(&mut tx, &caller.user_id, &input, db::now()).await.on_unique_violation()?;
+    db::audit::record(&mut tx, &caller.audit("profile.updated", &caller.user_id, fields)).await?;
+    tx.commit().await?;
+    Ok(with_etag(StatusCode::OK, profile.version, axum::Json(profile)))
+}
+
+/// Erase your profile and everything held about you (addresses, revisions, preferences, consent records).
+#[utoipa::path(
+    delete, path = "/api/v1/profiles/me", tag = "profiles",
+    params(("If-Match" = Option<String>, Header, description = "Erase only if the profile is at this ETag")),
+    responses(
+        (status = 204, description = "Erased"),
+        (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_profile(caller: Caller, pre: Preconditions, State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?.ok_or(ApiError::PROFILE_NOT_FOUND)?;
+    pre.check_write(Some(&existing.version.to_string()))?;
+    db::profiles::delete(&mut tx, &caller.user_id).await?;
+    db::audit::record(&mut tx, &caller.audit("profile.deleted", &caller.user_id, vec![])).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,21 @@
+//! User Profile Service: profiles, addresses and preferences of the shop's users, over REST.
+//!
+//! - `config`    the typed configuration, read once
+//! - `cli`       the command line: serve, migrate, token, openapi, healthcheck
+//! - `server`    start-up, serving and graceful shutdown
+//! - `telemetry` logging
+//! - `state`     what handlers share
+//! - `domain`    resources and their validation rules
+//! - `db`        storage on SQLite or PostgreSQL
+//! - `auth`      who is calling: token verification and access policy
+//! - `http`      the router, extractors, middleware, errors and one module per resource
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod server;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,37 @@
+//! Thin entry point: parse the command line, start logging, dispatch.
+
+use clap::Parser;
+use user_profile_service::{
+    cli::{self, Cli, Command},
+    http, server, telemetry,
+};
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let (config, secret_file) = match cli::load_config() {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::exit(2);
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Serve | Command::Migrate) {
+        telemetry::init(config.log_format);
+        if let Some(path) = &secret_file {
+            tracing::info!(path = %path.display(), "development JWT secret generated or reused (owner-only); `token` signs with it");
+        }
+    }
+    let result = match command {
+        Command::Serve => server::serve(config).await,
+        Command::Migrate => cli::migrate(&config).await,
+        Command::Token { sub, roles, scope, ttl } => cli::token(&config, sub, roles, scope, ttl).map(|t| println!("{t}")),
+        Command::Openapi => serde_json::to_string_pretty(&http::openapi()).map(|s| println!("{s}")).map_err(Into::into),
+        Command::Healthcheck => cli::healthcheck(&config).await,
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
