@@ -52,7 +52,9 @@ pub enum Command {
 pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
     let raw = raw.trim();
     let (number, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: u64 = number.parse().map_err(|_| format!("`{raw}` is not a duration like 30m, 1h or 7d"))?;
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("`{raw}` is not a duration like 30m, 1h or 7d"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -70,24 +72,40 @@ pub fn parse_ttl(raw: &str) -> Result<Duration, String> {
 /// (returning where it is kept, so the caller can say so once logging runs).
 pub fn load_config() -> anyhow::Result<(Config, Option<std::path::PathBuf>)> {
     let mut config = Config::from_env()?;
-    let secret_file = dev_secret::ensure(&mut config).context("cannot keep the development JWT secret")?;
+    let secret_file =
+        dev_secret::ensure(&mut config).context("cannot keep the development JWT secret")?;
     Ok((config, secret_file))
 }
 
 pub async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(config).await.context("cannot connect to the database")?;
+    let db = Db::connect(config)
+        .await
+        .context("cannot connect to the database")?;
     db.migrate().await.context("migrations failed")?;
     db.close().await;
     Ok(())
 }
 
-pub fn token(config: &Config, sub: String, roles: Vec<String>, scope: Option<String>, ttl: Duration) -> anyhow::Result<String> {
+pub fn token(
+    config: &Config,
+    sub: String,
+    roles: Vec<String>,
+    scope: Option<String>,
+    ttl: Duration,
+) -> anyhow::Result<String> {
     if config.is_production() {
         bail!("`token` mints development tokens and is refused when APP_ENV=production");
     }
-    let secret = config.jwt_secret.as_ref().context("no JWT_SECRET is configured to sign with")?;
+    let secret = config
+        .jwt_secret
+        .as_ref()
+        .context("no JWT_SECRET is configured to sign with")?;
     let now = unix_now();
-    let roles = if roles.is_empty() { vec!["user".to_string()] } else { roles };
+    let roles = if roles.is_empty() {
+        vec!["user".to_string()]
+    } else {
+        roles
+    };
     let claims = Claims {
         sub,
         exp: now + ttl.as_secs(),
@@ -103,8 +121,14 @@ pub fn token(config: &Config, sub: String, roles: Vec<String>, scope: Option<Str
 
 pub async fn healthcheck(config: &Config) -> anyhow::Result<()> {
     let url = format!("http://127.0.0.1:{}/health", config.port);
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(3)).build()?;
-    let response = client.get(&url).send().await.with_context(|| format!("{url} did not answer"))?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()?;
+    let response = client
+        .get(&url)
+        .send()
+        .await
+        .with_context(|| format!("{url} did not answer"))?;
     if !response.status().is_success() {
         bail!("{url} answered {}", response.status());
     }

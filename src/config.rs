@@ -146,7 +146,9 @@ impl Config {
     }
 
     fn from_source(source: Option<HashMap<String, String>>) -> Result<Self, ConfigError> {
-        let env = config::Environment::default().ignore_empty(true).source(source.map(|m| m.into_iter().collect()));
+        let env = config::Environment::default()
+            .ignore_empty(true)
+            .source(source.map(|m| m.into_iter().collect()));
         let raw: Raw = config::Config::builder()
             .add_source(env)
             .build()
@@ -159,7 +161,11 @@ impl Config {
         let app_env = match raw.app_env.as_deref().unwrap_or("development") {
             "development" => AppEnv::Development,
             "production" => AppEnv::Production,
-            other => return Err(bad(format!("APP_ENV must be `development` or `production`, not `{other}`"))),
+            other => {
+                return Err(bad(format!(
+                    "APP_ENV must be `development` or `production`, not `{other}`"
+                )));
+            }
         };
         let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".into()));
         let database_url = match raw.database_url {
@@ -179,23 +185,34 @@ impl Config {
                 )));
             }
         }
-        let jwt_jwks_url = raw.jwt_jwks_url.as_deref().map(|u| parse_http_url("JWT_JWKS_URL", u)).transpose()?;
+        let jwt_jwks_url = raw
+            .jwt_jwks_url
+            .as_deref()
+            .map(|u| parse_http_url("JWT_JWKS_URL", u))
+            .transpose()?;
         let auth_service_url = raw
             .auth_service_url
             .as_deref()
             .map(|u| parse_http_url("AUTH_SERVICE_URL", u))
             .transpose()?;
-        if app_env == AppEnv::Production && jwt_secret.is_none() && jwt_jwks_url.is_none() && auth_service_url.is_none() {
+        if app_env == AppEnv::Production
+            && jwt_secret.is_none()
+            && jwt_jwks_url.is_none()
+            && auth_service_url.is_none()
+        {
             return Err(bad(
                 "production needs a way to verify tokens: set JWT_SECRET, JWT_JWKS_URL or AUTH_SERVICE_URL",
             ));
         }
-        let auth_verify_path = raw.auth_verify_path.unwrap_or_else(|| "/api/v1/auth/verify".into());
+        let auth_verify_path = raw
+            .auth_verify_path
+            .unwrap_or_else(|| "/api/v1/auth/verify".into());
         if !auth_verify_path.starts_with('/') {
             return Err(bad("AUTH_VERIFY_PATH must start with `/`"));
         }
         if let Some(url) = &raw.redis_url {
-            let parsed = Url::parse(url).map_err(|e| bad(format!("REDIS_URL is not a URL: {e}")))?;
+            let parsed =
+                Url::parse(url).map_err(|e| bad(format!("REDIS_URL is not a URL: {e}")))?;
             if !matches!(parsed.scheme(), "redis" | "rediss") {
                 return Err(bad("REDIS_URL must start with redis:// or rediss://"));
             }
@@ -211,7 +228,9 @@ impl Config {
                 let url = parse_http_url("CORS_ALLOWED_ORIGINS", o)?;
                 // An origin is scheme://host[:port] with no path.
                 if url.path() != "/" || o.ends_with('/') {
-                    return Err(bad(format!("CORS_ALLOWED_ORIGINS entry `{o}` must be an origin without a path")));
+                    return Err(bad(format!(
+                        "CORS_ALLOWED_ORIGINS entry `{o}` must be an origin without a path"
+                    )));
                 }
                 Ok(o.to_string())
             })
@@ -221,7 +240,11 @@ impl Config {
             None => LogFormat::Pretty,
             Some("pretty") => LogFormat::Pretty,
             Some("json") => LogFormat::Json,
-            Some(other) => return Err(bad(format!("LOG_FORMAT must be `pretty` or `json`, not `{other}`"))),
+            Some(other) => {
+                return Err(bad(format!(
+                    "LOG_FORMAT must be `pretty` or `json`, not `{other}`"
+                )));
+            }
         };
         Ok(Config {
             app_env,
@@ -259,9 +282,15 @@ impl Config {
                 30,
             )?),
             redis_url: raw.redis_url.map(Secret::new),
-            redis_cache_ttl: Duration::from_secs(parse_num("REDIS_CACHE_TTL_SECONDS", raw.redis_cache_ttl_seconds, 300)?),
+            redis_cache_ttl: Duration::from_secs(parse_num(
+                "REDIS_CACHE_TTL_SECONDS",
+                raw.redis_cache_ttl_seconds,
+                300,
+            )?),
             cors_allowed_origins,
-            request_timeout: Duration::from_secs(parse_num("REQUEST_TIMEOUT_SECONDS", raw.request_timeout_seconds, 30)?.max(1)),
+            request_timeout: Duration::from_secs(
+                parse_num("REQUEST_TIMEOUT_SECONDS", raw.request_timeout_seconds, 30)?.max(1),
+            ),
             log_format,
             data_dir,
         })
@@ -277,13 +306,18 @@ impl Config {
     }
 }
 
-fn parse_num<T: std::str::FromStr>(name: &str, value: Option<String>, default: T) -> Result<T, ConfigError> {
+fn parse_num<T: std::str::FromStr>(
+    name: &str,
+    value: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
     match value {
         None => Ok(default),
-        Some(v) => v
-            .trim()
-            .parse()
-            .map_err(|_| bad(format!("{name} must be a non-negative whole number, not `{v}`"))),
+        Some(v) => v.trim().parse().map_err(|_| {
+            bad(format!(
+                "{name} must be a non-negative whole number, not `{v}`"
+            ))
+        }),
     }
 }
 
@@ -310,13 +344,16 @@ fn check_database_url(name: &str, value: &str) -> Result<(), ConfigError> {
     }
     if value.starts_with("postgres://") || value.starts_with("postgresql://") {
         // Parse without echoing the value: it may carry a password.
-        let url = Url::parse(value).map_err(|_| bad(format!("{name} is not a valid PostgreSQL URL")))?;
+        let url =
+            Url::parse(value).map_err(|_| bad(format!("{name} is not a valid PostgreSQL URL")))?;
         if url.host_str().is_none_or(str::is_empty) {
             return Err(bad(format!("{name} has no host")));
         }
         return Ok(());
     }
-    Err(bad(format!("{name} must start with `sqlite:` or `postgres://`")))
+    Err(bad(format!(
+        "{name} must start with `sqlite:` or `postgres://`"
+    )))
 }
 
 #[cfg(test)]
@@ -328,7 +365,10 @@ mod tests {
         let config = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
         assert_eq!(config.app_env, AppEnv::Development);
         assert_eq!(config.port, 8080);
-        assert_eq!(config.database_url.expose(), "sqlite:./data/profiles.db?mode=rwc");
+        assert_eq!(
+            config.database_url.expose(),
+            "sqlite:./data/profiles.db?mode=rwc"
+        );
         assert_eq!(config.jwt_leeway_seconds, 30);
         assert_eq!(config.auth_verify_path, "/api/v1/auth/verify");
         assert_eq!(config.auth_service_timeout, Duration::from_millis(2000));
@@ -340,19 +380,30 @@ mod tests {
     #[test]
     fn production_without_any_token_verification_is_refused() {
         let err = Config::from_vars([("APP_ENV", "production")]).unwrap_err();
-        assert!(err.to_string().contains("JWT_SECRET, JWT_JWKS_URL or AUTH_SERVICE_URL"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("JWT_SECRET, JWT_JWKS_URL or AUTH_SERVICE_URL"),
+            "{err}"
+        );
     }
 
     #[test]
     fn production_with_a_short_secret_is_refused() {
-        let err = Config::from_vars([("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err();
-        assert_eq!(err.to_string(), "configuration: JWT_SECRET is 5 bytes; production needs at least 32");
+        let err =
+            Config::from_vars([("APP_ENV", "production"), ("JWT_SECRET", "short")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration: JWT_SECRET is 5 bytes; production needs at least 32"
+        );
     }
 
     #[test]
     fn production_with_a_long_secret_uses_json_logs() {
-        let config =
-            Config::from_vars([("APP_ENV", "production"), ("JWT_SECRET", "0123456789abcdef0123456789abcdef")]).unwrap();
+        let config = Config::from_vars([
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "0123456789abcdef0123456789abcdef"),
+        ])
+        .unwrap();
         assert_eq!(config.log_format, LogFormat::Json);
     }
 
@@ -372,13 +423,21 @@ mod tests {
 
     #[test]
     fn secrets_do_not_show_in_debug_output() {
-        let config = Config::from_vars([("JWT_SECRET", "super-secret-value-0123456789abcdef")]).unwrap();
+        let config =
+            Config::from_vars([("JWT_SECRET", "super-secret-value-0123456789abcdef")]).unwrap();
         assert!(!format!("{config:?}").contains("super-secret"));
     }
 
     #[test]
     fn cors_origins_are_split_on_commas() {
-        let config = Config::from_vars([("CORS_ALLOWED_ORIGINS", "https://a.example, http://localhost:3000")]).unwrap();
-        assert_eq!(config.cors_allowed_origins, vec!["https://a.example", "http://localhost:3000"]);
+        let config = Config::from_vars([(
+            "CORS_ALLOWED_ORIGINS",
+            "https://a.example, http://localhost:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.cors_allowed_origins,
+            vec!["https://a.example", "http://localhost:3000"]
+        );
     }
 }

@@ -26,8 +26,15 @@ async fn main() {
     let result = match command {
         Command::Serve => server::serve(config).await,
         Command::Migrate => cli::migrate(&config).await,
-        Command::Token { sub, roles, scope, ttl } => cli::token(&config, sub, roles, scope, ttl).map(|t| println!("{t}")),
-        Command::Openapi => serde_json::to_string_pretty(&http::openapi()).map(|s| println!("{s}")).map_err(Into::into),
+        Command::Token {
+            sub,
+            roles,
+            scope,
+            ttl,
+        } => cli::token(&config, sub, roles, scope, ttl).map(|t| println!("{t}")),
+        Command::Openapi => serde_json::to_string_pretty(&http::openapi())
+            .map(|s| println!("{s}"))
+            .map_err(Into::into),
         Command::Healthcheck => cli::healthcheck(&config).await,
     };
     if let Err(err) = result {

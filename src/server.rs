@@ -11,12 +11,16 @@ use crate::{config::Config, db::Db, http, state::AppState};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config).await.context("cannot connect to the database")?;
+    let db = Db::connect(&config)
+        .await
+        .context("cannot connect to the database")?;
     if config.run_migrations {
         db.migrate().await.context("migrations failed")?;
     }
     let addr = format!("{}:{}", config.host, config.port);
-    let listener = TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
     tracing::info!(
         address = %listener.local_addr()?,
         database = db.backend(),

@@ -14,6 +14,10 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
         let verifier = Arc::new(TokenVerifier::new(&config));
-        AppState { config: Arc::new(config), db, verifier }
+        AppState {
+            config: Arc::new(config),
+            db,
+            verifier,
+        }
     }
 }

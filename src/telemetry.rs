@@ -10,9 +10,15 @@ pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
-        LogFormat::Json => {
-            registry.with(fmt::layer().json().with_current_span(true).with_span_list(false).flatten_event(true)).try_init()
-        }
+        LogFormat::Json => registry
+            .with(
+                fmt::layer()
+                    .json()
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .flatten_event(true),
+            )
+            .try_init(),
         LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init(),
     };
     // A second init (tests) keeps the first subscriber.

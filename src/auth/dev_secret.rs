@@ -56,7 +56,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         let mut second = Config::from_vars(vars).unwrap();
         ensure(&mut second).unwrap();
@@ -67,8 +70,11 @@ mod tests {
     #[test]
     fn a_configured_secret_is_left_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let mut config =
-            Config::from_vars([("DATA_DIR", dir.path().to_str().unwrap()), ("JWT_SECRET", "configured-secret")]).unwrap();
+        let mut config = Config::from_vars([
+            ("DATA_DIR", dir.path().to_str().unwrap()),
+            ("JWT_SECRET", "configured-secret"),
+        ])
+        .unwrap();
         assert!(ensure(&mut config).unwrap().is_none());
         assert_eq!(config.jwt_secret.unwrap().expose(), "configured-secret");
     }

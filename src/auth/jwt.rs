@@ -37,14 +37,19 @@ pub struct TokenVerifier {
 
 impl std::fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenVerifier").field("hs256", &self.hs256.is_some()).finish_non_exhaustive()
+        f.debug_struct("TokenVerifier")
+            .field("hs256", &self.hs256.is_some())
+            .finish_non_exhaustive()
     }
 }
 
 impl TokenVerifier {
     pub fn new(config: &Config) -> Self {
         TokenVerifier {
-            hs256: config.jwt_secret.as_ref().map(|s| DecodingKey::from_secret(s.expose().as_bytes())),
+            hs256: config
+                .jwt_secret
+                .as_ref()
+                .map(|s| DecodingKey::from_secret(s.expose().as_bytes())),
             validation: validation(config, Algorithm::HS256),
         }
     }
@@ -55,7 +60,8 @@ impl TokenVerifier {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Invalid)?;
         match (header.alg, &self.hs256) {
             (Algorithm::HS256, Some(key)) => {
-                let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation).map_err(map_jwt_error)?;
+                let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation)
+                    .map_err(map_jwt_error)?;
                 Caller::from_claims(data.claims)
             }
             // No local key serves this algorithm.
@@ -68,15 +74,22 @@ fn validation(config: &Config, alg: Algorithm) -> Validation {
     let mut v = Validation::new(alg);
     v.leeway = config.jwt_leeway_seconds;
     v.validate_nbf = true;
-    v.set_required_spec_claims(&["exp", "sub"]);
+    let mut required = vec!["exp", "sub"];
     match &config.jwt_issuer {
-        Some(iss) => v.set_issuer(&[iss]),
+        Some(iss) => {
+            v.set_issuer(&[iss]);
+            required.push("iss");
+        }
         None => v.iss = None,
     }
     match &config.jwt_audience {
-        Some(aud) => v.set_audience(&[aud]),
+        Some(aud) => {
+            v.set_audience(&[aud]);
+            required.push("aud");
+        }
         None => v.validate_aud = false,
     }
+    v.set_required_spec_claims(&required);
     v
 }
 
@@ -89,10 +102,17 @@ fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
 
 /// Mints an HS256 token; used by the `token` command and the tests.
 pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken::errors::Error> {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
 }
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }

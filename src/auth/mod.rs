@@ -44,7 +44,9 @@ impl From<AuthError> for ApiError {
         match err {
             AuthError::Invalid => ApiError::InvalidToken,
             AuthError::Expired => ApiError::TokenExpired,
-            AuthError::Unavailable { retry_after_secs } => ApiError::AuthServiceUnavailable { retry_after_secs },
+            AuthError::Unavailable { retry_after_secs } => {
+                ApiError::AuthServiceUnavailable { retry_after_secs }
+            }
         }
     }
 }
@@ -66,7 +68,12 @@ impl Caller {
         Ok(Caller {
             user_id: claims.sub,
             roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
-            scopes: claims.scope.unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+            scopes: claims
+                .scope
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
         })
     }
 
@@ -89,11 +96,16 @@ impl Caller {
 
     /// `/users/{user_id}/...`: role `service` or `admin`, the given scope, or the user themself.
     pub fn require_reader_of(&self, user_id: &str, scope: &str) -> Result<(), ApiError> {
-        if self.has_role(Role::Service) || self.has_role(Role::Admin) || self.has_scope(scope) || self.user_id == user_id
+        if self.has_role(Role::Service)
+            || self.has_role(Role::Admin)
+            || self.has_scope(scope)
+            || self.user_id == user_id
         {
             Ok(())
         } else {
-            Err(ApiError::Forbidden("this token may not read this user's data"))
+            Err(ApiError::Forbidden(
+                "this token may not read this user's data",
+            ))
         }
     }
 
@@ -109,7 +121,12 @@ impl Caller {
     }
 
     /// An audit event for an action of this caller on `target_user_id`'s data.
-    pub fn audit(&self, action: &str, target_user_id: &str, changed_fields: Vec<String>) -> AuditEvent {
+    pub fn audit(
+        &self,
+        action: &str,
+        target_user_id: &str,
+        changed_fields: Vec<String>,
+    ) -> AuditEvent {
         AuditEvent {
             id: uuid::Uuid::now_v7(),
             occurred_at: crate::db::now(),
@@ -126,12 +143,21 @@ impl Caller {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(axum::http::header::AUTHORIZATION).ok_or(ApiError::Unauthorized)?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized)?;
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::InvalidToken)?;

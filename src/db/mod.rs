@@ -89,13 +89,21 @@ impl Db {
             (pool.clone(), pool)
         };
         let replica = match &config.database_read_url {
-            Some(url) if url.expose().starts_with("sqlite:") => {
-                Some(connect_sqlite(url.expose(), config.database_max_connections).await?.1)
+            Some(url) if url.expose().starts_with("sqlite:") => Some(
+                connect_sqlite(url.expose(), config.database_max_connections)
+                    .await?
+                    .1,
+            ),
+            Some(url) => {
+                Some(connect_postgres(url.expose(), config.database_max_connections).await?)
             }
-            Some(url) => Some(connect_postgres(url.expose(), config.database_max_connections).await?),
             None => None,
         };
-        Ok(Db { writer, reader, replica })
+        Ok(Db {
+            writer,
+            reader,
+            replica,
+        })
     }
 
     /// Starts a write transaction on the primary.
@@ -138,7 +146,14 @@ impl Db {
 
     /// Closes every pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        for pool in [Some(&self.writer), Some(&self.reader), self.replica.as_ref()].into_iter().flatten() {
+        for pool in [
+            Some(&self.writer),
+            Some(&self.reader),
+            self.replica.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        {
             with_pool!(pool, |p| p.close().await);
         }
     }
@@ -146,7 +161,10 @@ impl Db {
 
 /// A round trip to the database, for readiness.
 pub async fn ping(pool: &Pool) -> Result<(), sqlx::Error> {
-    with_pool!(pool, |p| sqlx::query("SELECT 1").execute(p).await.map(|_| ()))
+    with_pool!(pool, |p| sqlx::query("SELECT 1")
+        .execute(p)
+        .await
+        .map(|_| ()))
 }
 
 async fn connect_sqlite(url: &str, max: Option<u32>) -> Result<(Pool, Pool), sqlx::Error> {
@@ -157,7 +175,11 @@ async fn connect_sqlite(url: &str, max: Option<u32>) -> Result<(Pool, Pool), sql
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5));
     if options.get_filename() != std::path::Path::new(":memory:") {
-        if let Some(dir) = options.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = options
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir)?;
         }
     }
@@ -194,14 +216,23 @@ async fn connect_postgres(url: &str, max: Option<u32>) -> Result<Pool, sqlx::Err
 /// Connects to PostgreSQL with a `search_path`, so each test can live in a schema of its own.
 pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<Db, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
-    let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+    let pool = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(options)
+        .await?;
     let pool = Pool::Postgres(pool);
-    Ok(Db { writer: pool.clone(), reader: pool, replica: None })
+    Ok(Db {
+        writer: pool.clone(),
+        reader: pool,
+        replica: None,
+    })
 }
 
 /// True when `err` violates the named unique constraint (or, on SQLite, the unique column behind it).
 pub fn is_unique_violation(err: &sqlx::Error, constraint: &str, sqlite_column: &str) -> bool {
-    let Some(db_err) = err.as_database_error() else { return false };
+    let Some(db_err) = err.as_database_error() else {
+        return false;
+    };
     if !db_err.is_unique_violation() {
         return false;
     }

@@ -37,7 +37,12 @@ pub fn changed_fields(before: &impl Serialize, after: &impl Serialize) -> Vec<St
     out
 }
 
-fn diff(prefix: &str, before: &serde_json::Value, after: &serde_json::Value, out: &mut Vec<String>) {
+fn diff(
+    prefix: &str,
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+    out: &mut Vec<String>,
+) {
     use serde_json::Value::Object;
     match (before, after) {
         (Object(a), Object(b)) => {
@@ -45,9 +50,18 @@ fn diff(prefix: &str, before: &serde_json::Value, after: &serde_json::Value, out
             keys.sort();
             keys.dedup();
             for key in keys {
-                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 let null = serde_json::Value::Null;
-                diff(&path, a.get(key).unwrap_or(&null), b.get(key).unwrap_or(&null), out);
+                diff(
+                    &path,
+                    a.get(key).unwrap_or(&null),
+                    b.get(key).unwrap_or(&null),
+                    out,
+                );
             }
         }
         (a, b) if a != b => out.push(prefix.to_string()),
@@ -63,7 +77,8 @@ mod tests {
     #[test]
     fn changed_fields_lists_names_of_changed_values_only() {
         let before = json!({"a": 1, "b": "x", "n": {"email": {"marketing": false}, "sms": true}});
-        let after = json!({"a": 1, "b": "y", "c": null, "n": {"email": {"marketing": true}, "sms": true}});
+        let after =
+            json!({"a": 1, "b": "y", "c": null, "n": {"email": {"marketing": true}, "sms": true}});
         assert_eq!(changed_fields(&before, &after), ["b", "n.email.marketing"]);
     }
 }

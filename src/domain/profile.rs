@@ -7,6 +7,8 @@ use validator::{Validate, ValidationError};
 
 use crate::domain::{locale, phone, timezone};
 
+time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
+
 /// A stored profile.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Profile {
@@ -27,6 +29,7 @@ pub struct Profile {
     #[schema(example = "+442079460000")]
     pub phone: Option<String>,
     /// A past date, `YYYY-MM-DD`.
+    #[serde(with = "ymd::option")]
     #[schema(value_type = Option<String>, format = Date, example = "1990-12-10")]
     pub date_of_birth: Option<Date>,
     /// BCP 47 language tag.
@@ -57,11 +60,19 @@ pub struct Profile {
 #[serde(deny_unknown_fields)]
 pub struct ProfileInput {
     /// Contact email (required, at most 254 characters).
-    #[validate(required(message = "email is required"), email(message = "this is not a valid email address"), length(max = 254))]
+    #[validate(
+        required(message = "email is required"),
+        email(message = "this is not a valid email address"),
+        length(max = 254)
+    )]
     #[schema(value_type = String, max_length = 254, format = Email, example = "ada@example.com")]
     pub email: Option<String>,
     /// Name shown in the shop (required, 1-100 characters, not blank).
-    #[validate(required(message = "display_name is required"), length(min = 1, max = 100), custom(function = "not_blank"))]
+    #[validate(
+        required(message = "display_name is required"),
+        length(min = 1, max = 100),
+        custom(function = "not_blank")
+    )]
     #[schema(value_type = String, min_length = 1, max_length = 100, example = "Ada")]
     pub display_name: Option<String>,
     #[validate(length(min = 1, max = 100))]
@@ -136,32 +147,45 @@ fn not_blank(value: &str) -> Result<(), ValidationError> {
 
 fn e164(value: &str) -> Result<(), ValidationError> {
     if !phone::is_e164(value) {
-        return Err(invalid("invalid_format", "phone must be E.164, e.g. +442079460000"));
+        return Err(invalid(
+            "invalid_format",
+            "phone must be E.164, e.g. +442079460000",
+        ));
     }
     Ok(())
 }
 
 fn past_date(value: &str) -> Result<(), ValidationError> {
-    let date = parse_date(value).ok_or_else(|| invalid("invalid_format", "date_of_birth must be YYYY-MM-DD"))?;
+    let date = parse_date(value)
+        .ok_or_else(|| invalid("invalid_format", "date_of_birth must be YYYY-MM-DD"))?;
     if date >= OffsetDateTime::now_utc().date() {
         return Err(invalid("not_in_past", "date_of_birth must be in the past"));
     }
     if date.year() < 1900 {
-        return Err(invalid("out_of_range", "date_of_birth must be after 1900-01-01"));
+        return Err(invalid(
+            "out_of_range",
+            "date_of_birth must be after 1900-01-01",
+        ));
     }
     Ok(())
 }
 
 fn language_tag(value: &str) -> Result<(), ValidationError> {
     if !locale::is_language_tag(value) {
-        return Err(invalid("invalid_format", "locale must be a BCP 47 language tag, e.g. en-GB"));
+        return Err(invalid(
+            "invalid_format",
+            "locale must be a BCP 47 language tag, e.g. en-GB",
+        ));
     }
     Ok(())
 }
 
 fn iana_timezone(value: &str) -> Result<(), ValidationError> {
     if !timezone::is_iana_timezone(value) {
-        return Err(invalid("invalid_value", "timezone must be an IANA time zone, e.g. Europe/Berlin"));
+        return Err(invalid(
+            "invalid_value",
+            "timezone must be an IANA time zone, e.g. Europe/Berlin",
+        ));
     }
     Ok(())
 }
@@ -208,7 +232,10 @@ mod tests {
 
     #[test]
     fn missing_required_fields_are_each_named() {
-        assert_eq!(failing_fields(&ProfileInput::default()), ["display_name", "email"]);
+        assert_eq!(
+            failing_fields(&ProfileInput::default()),
+            ["display_name", "email"]
+        );
     }
 
     #[test]

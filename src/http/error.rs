@@ -21,8 +21,16 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    pub fn new(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code: code.into(), message: message.into() }
+    pub fn new(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -74,11 +82,17 @@ pub enum ApiError {
     #[error("this profile is suspended; it can be read, exported and erased, but not changed")]
     ProfileSuspended,
     #[error("{detail}")]
-    NotFound { code: &'static str, detail: &'static str },
+    NotFound {
+        code: &'static str,
+        detail: &'static str,
+    },
     #[error("this method is not allowed on this resource")]
     MethodNotAllowed,
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: &'static str },
+    Conflict {
+        code: &'static str,
+        detail: &'static str,
+    },
     /// `current` is the resource's current version, absent when it does not exist.
     #[error("the resource does not match the request's precondition")]
     PreconditionFailed { current: Option<String> },
@@ -99,10 +113,16 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub const PROFILE_NOT_FOUND: ApiError =
-        ApiError::NotFound { code: "profile_not_found", detail: "no profile exists for this user" };
+    pub const PROFILE_NOT_FOUND: ApiError = ApiError::NotFound {
+        code: "profile_not_found",
+        detail: "no profile exists for this user",
+    };
 
-    pub fn validation(field: impl Into<String>, code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn validation(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
         ApiError::Validation(vec![FieldError::new(field, code, message)])
     }
 
@@ -113,7 +133,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized | ApiError::InvalidToken | ApiError::TokenExpired => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::InvalidToken | ApiError::TokenExpired => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) | ApiError::ProfileSuspended => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -122,9 +144,9 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Timeout | ApiError::AuthServiceUnavailable { .. } | ApiError::ServiceUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Timeout
+            | ApiError::AuthServiceUnavailable { .. }
+            | ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -188,14 +210,19 @@ impl IntoResponse for ApiError {
                 etag = current.as_deref().map(crate::http::extract::etag_value);
                 problem.current_version = current;
             }
-            ApiError::AuthServiceUnavailable { retry_after_secs } => retry_after = Some(retry_after_secs),
+            ApiError::AuthServiceUnavailable { retry_after_secs } => {
+                retry_after = Some(retry_after_secs)
+            }
             ApiError::ServiceUnavailable | ApiError::Timeout => retry_after = Some(1),
             _ => {}
         }
         let body = serde_json::to_vec(&problem).unwrap_or_default();
         let mut response = (status, body).into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
             let challenge = match problem.code.as_str() {
                 "unauthorized" => "Bearer".to_string(),
@@ -217,7 +244,10 @@ impl IntoResponse for ApiError {
 
 /// Answers requests to paths no route serves.
 pub async fn route_not_found() -> ApiError {
-    ApiError::NotFound { code: "not_found", detail: "no resource at this path" }
+    ApiError::NotFound {
+        code: "not_found",
+        detail: "no resource at this path",
+    }
 }
 
 /// Answers requests whose path exists but whose method it does not serve.
@@ -233,8 +263,15 @@ pub trait ResultExt<T> {
 impl<T> ResultExt<T> for Result<T, sqlx::Error> {
     fn on_unique_violation(self) -> Result<T, ApiError> {
         self.map_err(|err| {
-            if crate::db::is_unique_violation(&err, "profiles_email_key", "profiles.email_normalized") {
-                ApiError::Conflict { code: "email_taken", detail: "another profile already uses this email address" }
+            if crate::db::is_unique_violation(
+                &err,
+                "profiles_email_key",
+                "profiles.email_normalized",
+            ) {
+                ApiError::Conflict {
+                    code: "email_taken",
+                    detail: "another profile already uses this email address",
+                }
             } else if crate::db::is_unique_violation(&err, "profiles_pkey", "profiles.user_id") {
                 ApiError::Conflict {
                     code: "profile_exists",

@@ -50,16 +50,26 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
         let bytes = read_body(req, state).await?;
         match from_json_bytes::<serde_json::Value>(&bytes)? {
             serde_json::Value::Object(map) => Ok(MergePatch(map)),
-            _ => Err(ApiError::validation("", "invalid_type", "a merge patch must be a JSON object")),
+            _ => Err(ApiError::validation(
+                "",
+                "invalid_type",
+                "a merge patch must be a JSON object",
+            )),
         }
     }
 }
 
 async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rejection| match rejection {
-        BytesRejection::FailedToBufferBody(_) if is_length_limit(&rejection) => ApiError::PayloadTooLarge,
-        other => ApiError::MalformedJson(format!("the request body could not be read: {other}")),
-    })
+    Bytes::from_request(req, state)
+        .await
+        .map_err(|rejection| match rejection {
+            BytesRejection::FailedToBufferBody(_) if is_length_limit(&rejection) => {
+                ApiError::PayloadTooLarge
+            }
+            other => {
+                ApiError::MalformedJson(format!("the request body could not be read: {other}"))
+            }
+        })
 }
 
 fn is_length_limit(rejection: &BytesRejection) -> bool {
@@ -67,8 +77,16 @@ fn is_length_limit(rejection: &BytesRejection) -> bool {
 }
 
 fn require_json(headers: &HeaderMap, merge_patch: bool) -> Result<(), ApiError> {
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     let ok = essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
         || (merge_patch && essence == "application/merge-patch+json");
@@ -79,7 +97,9 @@ fn require_json(headers: &HeaderMap, merge_patch: bool) -> Result<(), ApiError> 
             "send the patch as application/merge-patch+json or application/json",
         ))
     } else {
-        Err(ApiError::UnsupportedMediaType("send the body as application/json"))
+        Err(ApiError::UnsupportedMediaType(
+            "send the body as application/json",
+        ))
     }
 }
 
@@ -90,7 +110,9 @@ pub fn from_json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError>
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Syntax | serde_json::error::Category::Eof | serde_json::error::Category::Io => {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => {
                 ApiError::MalformedJson(format!("the body is not valid JSON: {inner}"))
             }
             serde_json::error::Category::Data => data_error(&path, &inner.to_string()),
@@ -101,15 +123,32 @@ pub fn from_json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError>
 
 fn data_error(path: &str, message: &str) -> ApiError {
     let path = if path == "." { "" } else { path };
-    let message = message.split(" at line ").next().unwrap_or(message).to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string();
     if let Some(rest) = message.strip_prefix("unknown field `") {
+        // serde_path_to_error already ends the path with the unknown field's name.
         let name = rest.split('`').next().unwrap_or("");
-        let field = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
-        return ApiError::validation(field, "unknown_field", "this field is not part of the resource or is read-only");
+        let field = if path.is_empty() {
+            name.to_string()
+        } else {
+            path.to_string()
+        };
+        return ApiError::validation(
+            field,
+            "unknown_field",
+            "this field is not part of the resource or is read-only",
+        );
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or("");
-        let field = if path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+        let field = if path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        };
         return ApiError::validation(field, "required", "this field is required");
     }
     ApiError::validation(path, "invalid_type", message)
@@ -127,11 +166,19 @@ pub fn validate(value: &impl Validate) -> Result<(), ApiError> {
 
 fn flatten_errors(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldError>) {
     for (field, kind) in errors.errors() {
-        let path = if prefix.is_empty() { field.to_string() } else { format!("{prefix}.{field}") };
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
-                    let message = e.message.as_ref().map(|m| m.to_string()).unwrap_or_else(|| default_message(&e.code));
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| default_message(&e.code));
                     out.push(FieldError::new(path.clone(), e.code.to_string(), message));
                 }
             }
@@ -175,7 +222,12 @@ impl EtagCondition {
         }
         let tags = raw
             .split(',')
-            .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_string())
+            .map(|t| {
+                t.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .to_string()
+            })
             .filter(|t| !t.is_empty())
             .collect();
         EtagCondition::Tags(tags)
@@ -201,9 +253,21 @@ pub struct Preconditions {
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Preconditions {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let get = |name| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(EtagCondition::parse);
-        Ok(Preconditions { if_match: get(header::IF_MATCH), if_none_match: get(header::IF_NONE_MATCH) })
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let get = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(EtagCondition::parse)
+        };
+        Ok(Preconditions {
+            if_match: get(header::IF_MATCH),
+            if_none_match: get(header::IF_NONE_MATCH),
+        })
     }
 }
 
@@ -211,16 +275,23 @@ impl Preconditions {
     /// For a write: `If-Match` must match the current version; `If-None-Match: *` demands that nothing exists.
     pub fn check_write(&self, current: Option<&str>) -> Result<(), ApiError> {
         let failed = self.if_match.as_ref().is_some_and(|c| !c.matches(current))
-            || self.if_none_match.as_ref().is_some_and(|c| c.matches(current));
+            || self
+                .if_none_match
+                .as_ref()
+                .is_some_and(|c| c.matches(current));
         if failed {
-            return Err(ApiError::PreconditionFailed { current: current.map(str::to_owned) });
+            return Err(ApiError::PreconditionFailed {
+                current: current.map(str::to_owned),
+            });
         }
         Ok(())
     }
 
     /// For a read: true when the client's copy is current and a 304 should be sent.
     pub fn not_modified(&self, current: &str) -> bool {
-        self.if_none_match.as_ref().is_some_and(|c| c.matches(Some(current)))
+        self.if_none_match
+            .as_ref()
+            .is_some_and(|c| c.matches(Some(current)))
     }
 }
 
@@ -240,9 +311,15 @@ mod tests {
 
     #[test]
     fn if_none_match_star_fails_a_write_when_the_resource_exists() {
-        let p = Preconditions { if_match: None, if_none_match: Some(EtagCondition::Any) };
+        let p = Preconditions {
+            if_match: None,
+            if_none_match: Some(EtagCondition::Any),
+        };
         assert!(p.check_write(None).is_ok());
-        assert!(matches!(p.check_write(Some("1")), Err(ApiError::PreconditionFailed { .. })));
+        assert!(matches!(
+            p.check_write(Some("1")),
+            Err(ApiError::PreconditionFailed { .. })
+        ));
     }
 
     #[test]
@@ -253,7 +330,10 @@ mod tests {
         struct Body {
             name: String,
         }
-        assert!(matches!(from_json_bytes::<Body>(b"{\"name\":"), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(
+            from_json_bytes::<Body>(b"{\"name\":"),
+            Err(ApiError::MalformedJson(_))
+        ));
         match from_json_bytes::<Body>(b"{\"name\": 5}") {
             Err(ApiError::Validation(errors)) => assert_eq!(errors[0].field, "name"),
             other => panic!("unexpected {other:?}"),
@@ -270,7 +350,10 @@ mod tests {
 
 impl MergePatch {
     /// Applies the patch (RFC 7386) to the writable fields of `current` and parses the result like a full body.
-    pub fn apply_to<T: serde::Serialize + DeserializeOwned>(&self, current: &T) -> Result<T, ApiError> {
+    pub fn apply_to<T: serde::Serialize + DeserializeOwned>(
+        &self,
+        current: &T,
+    ) -> Result<T, ApiError> {
         let mut target = serde_json::to_value(current).map_err(ApiError::internal)?;
         merge(&mut target, &serde_json::Value::Object(self.0.clone()));
         from_json_value(target)

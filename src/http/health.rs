@@ -10,7 +10,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::{db, state::AppState};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(health)).routes(routes!(ready))
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
 /// Liveness.
@@ -59,12 +61,20 @@ async fn health() -> Json<Health> {
     ))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let mut checks = BTreeMap::new();
-    checks.insert("database".to_string(), check_database(state.db.primary(), true).await);
+    checks.insert(
+        "database".to_string(),
+        check_database(state.db.primary(), true).await,
+    );
     if state.db.has_replica() {
-        checks.insert("read_replica".to_string(), check_database(state.db.replica(), false).await);
+        checks.insert(
+            "read_replica".to_string(),
+            check_database(state.db.replica(), false).await,
+        );
     }
     let failed = checks.values().any(|c| c.required && c.status == "down");
-    let degraded = checks.values().any(|c| c.status != "up" && c.status != "disabled");
+    let degraded = checks
+        .values()
+        .any(|c| c.status != "up" && c.status != "disabled");
     let (code, status) = match (failed, degraded) {
         (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         (false, true) => (StatusCode::OK, "degraded"),

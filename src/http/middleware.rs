@@ -29,14 +29,20 @@ fn request_id_from(value: Option<&HeaderValue>) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|id| {
             (1..=128).contains(&id.len())
-                && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
         })
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
 /// Gives every request an id, a span carrying it, a time limit, and one log line when it is answered.
-pub async fn request_context(State(timeout): State<Duration>, request: Request, next: Next) -> Response {
+pub async fn request_context(
+    State(timeout): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let request_id = request_id_from(request.headers().get(&X_REQUEST_ID));
     // The route template, never the raw path: it may hold ids, and it keeps metric labels bounded.
@@ -59,7 +65,9 @@ pub async fn request_context(State(timeout): State<Duration>, request: Request, 
             Err(_) => ApiError::Timeout.into_response(),
         }
     };
-    let mut response = REQUEST_ID.scope(request_id.clone(), run.instrument(span.clone())).await;
+    let mut response = REQUEST_ID
+        .scope(request_id.clone(), run.instrument(span.clone()))
+        .await;
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     span.in_scope(|| {
@@ -81,7 +89,10 @@ mod tests {
 
     #[test]
     fn accepts_a_safe_caller_id_and_replaces_an_unsafe_one() {
-        assert_eq!(request_id_from(Some(&HeaderValue::from_static("abc-123_x.y:z"))), "abc-123_x.y:z");
+        assert_eq!(
+            request_id_from(Some(&HeaderValue::from_static("abc-123_x.y:z"))),
+            "abc-123_x.y:z"
+        );
         let replaced = request_id_from(Some(&HeaderValue::from_static("bad id with spaces")));
         assert!(uuid::Uuid::parse_str(&replaced).is_ok());
         let too_long = "a".repeat(129);

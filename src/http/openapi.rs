@@ -19,7 +19,6 @@ use crate::http::error::{FieldError, ProblemDetails};
                        `application/problem+json` with a stable `code`. Authenticate with `Authorization: Bearer <JWT>`.",
     ),
     servers((url = "/", description = "This server")),
-    modifiers(&SecurityAndProblems),
     components(schemas(ProblemDetails, FieldError)),
     tags(
         (name = "profiles", description = "The caller's own profile"),
@@ -28,7 +27,14 @@ use crate::http::error::{FieldError, ProblemDetails};
 )]
 pub struct ApiDoc;
 
+/// The finished document: routes collected by the router plus the shared security and problem responses.
+pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    SecurityAndProblems.modify(&mut openapi);
+    openapi
+}
+
 /// Adds the bearer scheme (required by default) and the problem responses shared by all operations.
+/// It runs after the router has added every path, which `#[openapi(modifiers)]` would not.
 struct SecurityAndProblems;
 
 impl Modify for SecurityAndProblems {
@@ -36,9 +42,17 @@ impl Modify for SecurityAndProblems {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
-        openapi.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+        openapi.security = Some(vec![SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
         for item in openapi.paths.paths.values_mut() {
             for (method, op) in [
                 ("get", item.get.as_mut()),
@@ -48,21 +62,36 @@ impl Modify for SecurityAndProblems {
                 ("delete", item.delete.as_mut()),
             ] {
                 let Some(op) = op else { continue };
-                let public = op.security.as_ref().is_some_and(|s| s.iter().all(|r| r == &SecurityRequirement::default()));
+                let public = op
+                    .security
+                    .as_ref()
+                    .is_some_and(|s| s.iter().all(|r| r == &SecurityRequirement::default()));
                 let has_body = matches!(method, "put" | "post" | "patch");
                 let mut add = |status: &str, description: &str| {
-                    op.responses.responses.entry(status.to_string()).or_insert_with(|| problem(description));
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| problem(description));
                 };
                 if !public {
-                    add("401", "`unauthorized` (no token), `invalid_token` or `token_expired`; with `WWW-Authenticate: Bearer`");
+                    add(
+                        "401",
+                        "`unauthorized` (no token), `invalid_token` or `token_expired`; with `WWW-Authenticate: Bearer`",
+                    );
                     add("403", "`forbidden`: the token may not do this");
-                    add("503", "`service_unavailable`, `request_timeout` or `auth_service_unavailable`; with `Retry-After`");
+                    add(
+                        "503",
+                        "`service_unavailable`, `request_timeout` or `auth_service_unavailable`; with `Retry-After`",
+                    );
                 }
                 if has_body {
                     add("400", "`malformed_json`: the body is not JSON");
                     add("413", "`payload_too_large`: the body is over 64 KiB");
                     add("415", "`unsupported_media_type`: the body is not JSON");
-                    add("422", "`validation_failed`: `errors[]` names each bad or unknown field");
+                    add(
+                        "422",
+                        "`validation_failed`: `errors[]` names each bad or unknown field",
+                    );
                 }
                 add("500", "`internal_error`");
             }
@@ -77,7 +106,9 @@ fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
             .content(
                 "application/problem+json",
                 utoipa::openapi::ContentBuilder::new()
-                    .schema(Some(utoipa::openapi::Ref::from_schema_name("ProblemDetails")))
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name(
+                        "ProblemDetails",
+                    )))
                     .build(),
             )
             .build(),

@@ -23,7 +23,12 @@ use crate::{
 };
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_profile, put_profile, patch_profile, delete_profile))
+    OpenApiRouter::new().routes(routes!(
+        get_profile,
+        put_profile,
+        patch_profile,
+        delete_profile
+    ))
 }
 
 const PATH: &str = "/api/v1/profiles/me";
@@ -39,12 +44,22 @@ const PATH: &str = "/api/v1/profiles/me";
         (status = 404, description = "`profile_not_found`: you have no profile yet", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
-async fn get_profile(caller: Caller, pre: Preconditions, State(state): State<AppState>) -> Result<Response, ApiError> {
-    let profile = db::profiles::find(state.db.primary(), &caller.user_id).await?.ok_or(ApiError::PROFILE_NOT_FOUND)?;
+async fn get_profile(
+    caller: Caller,
+    pre: Preconditions,
+    State(state): State<AppState>,
+) -> Result<Response, ApiError> {
+    let profile = db::profiles::find(state.db.primary(), &caller.user_id)
+        .await?
+        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
     if pre.not_modified(&profile.version.to_string()) {
         return Ok(with_etag(StatusCode::NOT_MODIFIED, profile.version, ()));
     }
-    Ok(with_etag(StatusCode::OK, profile.version, axum::Json(profile)))
+    Ok(with_etag(
+        StatusCode::OK,
+        profile.version,
+        axum::Json(profile),
+    ))
 }
 
 /// Create your profile (201) or replace it (200).
@@ -78,10 +93,16 @@ async fn put_profile(
             .await
             .on_unique_violation()?;
         let fields = changed_fields(&ProfileInput::default(), &input);
-        db::audit::record(&mut tx, &caller.audit("profile.created", &caller.user_id, fields)).await?;
+        db::audit::record(
+            &mut tx,
+            &caller.audit("profile.created", &caller.user_id, fields),
+        )
+        .await?;
         tx.commit().await?;
         let mut response = with_etag(StatusCode::CREATED, profile.version, axum::Json(profile));
-        response.headers_mut().insert(header::LOCATION, header::HeaderValue::from_static(PATH));
+        response
+            .headers_mut()
+            .insert(header::LOCATION, header::HeaderValue::from_static(PATH));
         return Ok(response);
     };
     replace(tx, &caller, existing, input).await
@@ -108,7 +129,9 @@ async fn patch_profile(
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
     let mut tx = state.db.begin().await?;
-    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?.ok_or(ApiError::PROFILE_NOT_FOUND)?;
+    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id)
+        .await?
+        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
     pre.check_write(Some(&existing.version.to_string()))?;
     let input = patch.apply_to(&ProfileInput::from_profile(&existing))?;
     validate(&input)?;
@@ -116,18 +139,37 @@ async fn patch_profile(
 }
 
 /// Shared end of PUT and PATCH on an existing profile: write only what changed, with its audit event.
-async fn replace(mut tx: db::Tx, caller: &Caller, existing: Profile, input: ProfileInput) -> Result<Response, ApiError> {
+async fn replace(
+    mut tx: db::Tx,
+    caller: &Caller,
+    existing: Profile,
+    input: ProfileInput,
+) -> Result<Response, ApiError> {
     if existing.status == "suspended" {
         return Err(ApiError::ProfileSuspended);
     }
     let fields = changed_fields(&ProfileInput::from_profile(&existing), &input);
     if fields.is_empty() {
-        return Ok(with_etag(StatusCode::OK, existing.version, axum::Json(existing)));
+        return Ok(with_etag(
+            StatusCode::OK,
+            existing.version,
+            axum::Json(existing),
+        ));
     }
-    let profile = db::profiles::update(&mut tx, &caller.user_id, &input, db::now()).await.on_unique_violation()?;
-    db::audit::record(&mut tx, &caller.audit("profile.updated", &caller.user_id, fields)).await?;
+    let profile = db::profiles::update(&mut tx, &caller.user_id, &input, db::now())
+        .await
+        .on_unique_violation()?;
+    db::audit::record(
+        &mut tx,
+        &caller.audit("profile.updated", &caller.user_id, fields),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(with_etag(StatusCode::OK, profile.version, axum::Json(profile)))
+    Ok(with_etag(
+        StatusCode::OK,
+        profile.version,
+        axum::Json(profile),
+    ))
 }
 
 /// Erase your profile and everything held about you (addresses, revisions, preferences, consent records).
@@ -140,12 +182,22 @@ async fn replace(mut tx: db::Tx, caller: &Caller, existing: Profile, input: Prof
         (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
-async fn delete_profile(caller: Caller, pre: Preconditions, State(state): State<AppState>) -> Result<StatusCode, ApiError> {
+async fn delete_profile(
+    caller: Caller,
+    pre: Preconditions,
+    State(state): State<AppState>,
+) -> Result<StatusCode, ApiError> {
     let mut tx = state.db.begin().await?;
-    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?.ok_or(ApiError::PROFILE_NOT_FOUND)?;
+    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id)
+        .await?
+        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
     pre.check_write(Some(&existing.version.to_string()))?;
     db::profiles::delete(&mut tx, &caller.user_id).await?;
-    db::audit::record(&mut tx, &caller.audit("profile.deleted", &caller.user_id, vec![])).await?;
+    db::audit::record(
+        &mut tx,
+        &caller.audit("profile.deleted", &caller.user_id, vec![]),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,8 @@
+//! The one integration test binary: every suite drives the real router over a fresh database.
+
+mod auth;
+mod conventions;
+mod health;
+mod openapi;
+mod profiles;
+mod support;
