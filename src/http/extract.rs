@@ -403,3 +403,133 @@ mod merge_tests {
         assert_eq!(target, json!({"a": [1]}));
     }
 }
+
+/// Query parameters with problem+json rejections (422 naming the parameter).
+pub struct AppQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or("");
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de)
+            .map(AppQuery)
+            .map_err(|err| {
+                let path = err.path().to_string();
+                data_error(&path, &err.into_inner().to_string())
+            })
+    }
+}
+
+/// `?limit=&cursor=` of a keyset-paginated list (SPEC section 3: default 50, max 200).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1-200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page; opaque.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub const DEFAULT_LIMIT: u32 = 50;
+    pub const MAX_LIMIT: u32 = 200;
+
+    /// The page size, or a 422 when it is out of range.
+    pub fn limit(&self) -> Result<u32, ApiError> {
+        match self.limit {
+            None => Ok(Self::DEFAULT_LIMIT),
+            Some(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::validation(
+                "limit",
+                "out_of_range",
+                "limit must be between 1 and 200",
+            )),
+        }
+    }
+
+    /// The decoded cursor, or a 422 when it was not made by this service.
+    pub fn cursor<C: DeserializeOwned>(&self) -> Result<Option<C>, ApiError> {
+        use base64::Engine;
+        let Some(raw) = &self.cursor else {
+            return Ok(None);
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "cursor",
+                    "invalid_value",
+                    "cursor is not a cursor this service issued",
+                )
+            })
+    }
+}
+
+/// Encodes the position after the last item of a page as an opaque cursor.
+pub fn encode_cursor(position: &impl serde::Serialize) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(serde_json::to_vec(position).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod page_tests {
+    use super::*;
+
+    #[test]
+    fn limit_defaults_to_50_and_must_be_1_to_200() {
+        assert_eq!(PageParams::default().limit().unwrap(), 50);
+        assert_eq!(
+            PageParams {
+                limit: Some(200),
+                cursor: None
+            }
+            .limit()
+            .unwrap(),
+            200
+        );
+        assert!(
+            PageParams {
+                limit: Some(0),
+                cursor: None
+            }
+            .limit()
+            .is_err()
+        );
+        assert!(
+            PageParams {
+                limit: Some(201),
+                cursor: None
+            }
+            .limit()
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let cursor = encode_cursor(&("u-9", 42));
+        let page = PageParams {
+            limit: None,
+            cursor: Some(cursor),
+        };
+        assert_eq!(
+            page.cursor::<(String, i64)>().unwrap(),
+            Some(("u-9".to_string(), 42))
+        );
+        let bad = PageParams {
+            limit: None,
+            cursor: Some("!!".into()),
+        };
+        assert!(bad.cursor::<(String, i64)>().is_err());
+    }
+}
