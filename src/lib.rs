@@ -7,10 +7,12 @@
 //! - `state`     what handlers share
 //! - `domain`    resources and their validation rules
 //! - `db`        storage on SQLite or PostgreSQL
+//! - `cache`     optional Redis read-through cache
 //! - `auth`      who is calling: token verification and access policy
 //! - `http`      the router, extractors, middleware, errors and one module per resource
 
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -2,22 +2,28 @@
 
 use std::sync::Arc;
 
-use crate::{auth::TokenVerifier, config::Config, db::Db};
+use crate::{auth::TokenVerifier, cache::Cache, config::Config, db::Db};
 
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub verifier: Arc<TokenVerifier>,
+    pub cache: Cache,
 }
 
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
         let verifier = Arc::new(TokenVerifier::new(&config));
+        let cache = Cache::from_config(&config).unwrap_or_else(|err| {
+            tracing::warn!(error = %err, "REDIS_URL cannot be used; the cache is off");
+            Cache::default()
+        });
         AppState {
             config: Arc::new(config),
             db,
             verifier,
+            cache,
         }
     }
 }

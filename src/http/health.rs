@@ -71,6 +71,18 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
             check_database(state.db.replica(), false).await,
         );
     }
+    if let Some(up) = state.cache.ping().await {
+        let status = if up { "up" } else { "down" };
+        checks.insert(
+            "cache".to_string(),
+            DependencyCheck {
+                status: status.to_string(),
+                required: false,
+                latency_ms: None,
+                detail: None,
+            },
+        );
+    }
     let failed = checks.values().any(|c| c.required && c.status == "down");
     let degraded = checks
         .values()

@@ -9,6 +9,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::Caller,
+    cache::{self, Lookup},
     db,
     domain::{
         audit::changed_fields,
@@ -17,7 +18,7 @@ use crate::{
     http::{
         error::{ApiError, ProblemDetails, ResultExt},
         extract::{MergePatch, Preconditions, ValidatedJson, validate},
-        respond::with_etag,
+        respond::{respond_json, with_etag},
     },
     state::AppState,
 };
@@ -49,17 +50,24 @@ async fn get_profile(
     pre: Preconditions,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
+    let key = cache::profile_key(&caller.user_id);
+    let generation = match state.cache.lookup(&key).await {
+        Some(Lookup::Hit(entry)) => match cache::decode_versioned(&entry) {
+            Some((version, json)) => return Ok(respond_json(&pre, version, json.to_vec())),
+            None => None,
+        },
+        Some(Lookup::Miss(generation)) => Some(generation),
+        None => None,
+    };
     let profile = db::profiles::find(state.db.primary(), &caller.user_id)
         .await?
         .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    if pre.not_modified(&profile.version.to_string()) {
-        return Ok(with_etag(StatusCode::NOT_MODIFIED, profile.version, ()));
+    let json = serde_json::to_vec(&profile).map_err(ApiError::internal)?;
+    if let Some(generation) = generation {
+        let entry = cache::encode_versioned(profile.version, &json);
+        state.cache.store(&key, generation, &entry).await;
     }
-    Ok(with_etag(
-        StatusCode::OK,
-        profile.version,
-        axum::Json(profile),
-    ))
+    Ok(respond_json(&pre, &profile.version.to_string(), json))
 }
 
 /// Create your profile (201) or replace it (200).
@@ -99,13 +107,17 @@ async fn put_profile(
         )
         .await?;
         tx.commit().await?;
+        state
+            .cache
+            .invalidate(&[cache::profile_key(&caller.user_id)])
+            .await;
         let mut response = with_etag(StatusCode::CREATED, profile.version, axum::Json(profile));
         response
             .headers_mut()
             .insert(header::LOCATION, header::HeaderValue::from_static(PATH));
         return Ok(response);
     };
-    replace(tx, &caller, existing, input).await
+    replace(&state, tx, &caller, existing, input).await
 }
 
 /// Change some fields of your profile (JSON Merge Patch; `null` clears an optional field).
@@ -135,11 +147,12 @@ async fn patch_profile(
     pre.check_write(Some(&existing.version.to_string()))?;
     let input = patch.apply_to(&ProfileInput::from_profile(&existing))?;
     validate(&input)?;
-    replace(tx, &caller, existing, input).await
+    replace(&state, tx, &caller, existing, input).await
 }
 
 /// Shared end of PUT and PATCH on an existing profile: write only what changed, with its audit event.
 async fn replace(
+    state: &AppState,
     mut tx: db::Tx,
     caller: &Caller,
     existing: Profile,
@@ -165,6 +178,10 @@ async fn replace(
     )
     .await?;
     tx.commit().await?;
+    state
+        .cache
+        .invalidate(&[cache::profile_key(&caller.user_id)])
+        .await;
     Ok(with_etag(
         StatusCode::OK,
         profile.version,
@@ -199,5 +216,9 @@ async fn delete_profile(
     )
     .await?;
     tx.commit().await?;
+    state
+        .cache
+        .invalidate(&[cache::profile_key(&caller.user_id)])
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,3 +15,20 @@ pub fn with_etag(status: StatusCode, version: impl ToString, body: impl IntoResp
     }
     response
 }
+
+/// 200 with an already-serialized JSON body and its `ETag`, or 304 when the client's copy is current.
+pub fn respond_json(
+    pre: &crate::http::extract::Preconditions,
+    version: &str,
+    json: Vec<u8>,
+) -> Response {
+    if pre.not_modified(version) {
+        return with_etag(StatusCode::NOT_MODIFIED, version, ());
+    }
+    let mut response = with_etag(StatusCode::OK, version, json);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -27,8 +27,12 @@ pub struct TestApp {
     pub router: Router,
     pub db: Db,
     pub state: AppState,
+    /// The configuration variables this app was built with.
+    vars: Vec<(String, String)>,
+    /// The PostgreSQL schema of this test, when on PostgreSQL.
+    schema: Option<String>,
     /// Keeps the SQLite file alive for the test.
-    _dir: tempfile::TempDir,
+    _dir: std::sync::Arc<tempfile::TempDir>,
 }
 
 pub struct TestResponse {
@@ -108,10 +112,14 @@ impl TestApp {
             ("DATA_DIR".into(), dir.path().display().to_string()),
         ];
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_vars(all).expect("test configuration");
-        let db = match &pg_url {
-            Some(url) => fresh_postgres_schema(url).await,
-            None => Db::connect(&config).await.expect("sqlite"),
+        let config = Config::from_vars(all.clone()).expect("test configuration");
+        let (db, schema) = match &pg_url {
+            Some(url) => {
+                let schema = fresh_postgres_schema(url).await;
+                let db = db::connect_postgres_schema(url, &schema).await.unwrap();
+                (db, Some(schema))
+            }
+            None => (Db::connect(&config).await.expect("sqlite"), None),
         };
         db.migrate().await.expect("migrations");
         let state = AppState::new(config, db.clone());
@@ -119,7 +127,30 @@ impl TestApp {
             router: http::router(state.clone()),
             db,
             state,
-            _dir: dir,
+            vars: all,
+            schema,
+            _dir: std::sync::Arc::new(dir),
+        }
+    }
+
+    /// A second service instance on the same database (its own pools, cache connection and state), as when
+    /// two copies of the service run behind one load balancer.
+    pub async fn second_instance(&self) -> TestApp {
+        let config = Config::from_vars(self.vars.clone()).expect("test configuration");
+        let db = match &self.schema {
+            Some(schema) => db::connect_postgres_schema(config.database_url.expose(), schema)
+                .await
+                .unwrap(),
+            None => Db::connect(&config).await.expect("sqlite"),
+        };
+        let state = AppState::new(config, db.clone());
+        TestApp {
+            router: http::router(state.clone()),
+            db,
+            state,
+            vars: self.vars.clone(),
+            schema: self.schema.clone(),
+            _dir: self._dir.clone(),
         }
     }
 
@@ -254,7 +285,8 @@ pub fn mint(claims: Claims) -> String {
     mint_hs256(SECRET, &claims).unwrap()
 }
 
-async fn fresh_postgres_schema(url: &str) -> Db {
+/// Creates an empty schema for one test and returns its name.
+async fn fresh_postgres_schema(url: &str) -> String {
     use sqlx::Connection;
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(url)
@@ -264,5 +296,5 @@ async fn fresh_postgres_schema(url: &str) -> Db {
         .execute(&mut admin)
         .await
         .unwrap();
-    db::connect_postgres_schema(url, &schema).await.unwrap()
+    schema
 }

@@ -1,0 +1,186 @@
+//! The Redis read cache: reads served from it, invalidated by every committed write, and never needed.
+//! Runs against the Redis of `TEST_REDIS_URL` (CI sets it); without it the suite says so and skips.
+
+use std::io::Write;
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::support::TestApp;
+
+const ME: &str = "/api/v1/profiles/me";
+
+fn redis_url() -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let _ = std::io::stderr()
+                .write_all(b"note: TEST_REDIS_URL is not set; the Redis cache suite is skipped\n");
+        });
+    }
+    url
+}
+
+/// A user id no other test (or earlier run) shares, since all tests share one Redis.
+fn unique_user() -> String {
+    format!("cache-{}", uuid::Uuid::new_v4().simple())
+}
+
+async fn set_display_name_behind_the_service(app: &TestApp, user_id: &str, name: &str) {
+    user_profile_service::with_pool!(app.db.primary(), |c| {
+        sqlx::query("UPDATE profiles SET display_name = $1 WHERE user_id = $2")
+            .bind(name)
+            .bind(user_id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected())
+            .unwrap()
+    });
+}
+
+#[tokio::test]
+async fn profile_reads_are_served_from_redis_until_a_write_invalidates_them() {
+    let Some(redis) = redis_url() else { return };
+    let app = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let user = unique_user();
+    let token = app
+        .create_profile(&user, &format!("{user}@example.com"))
+        .await;
+    assert_eq!(
+        app.get(ME, &token).await.json()["display_name"],
+        user.as_str()
+    );
+
+    // A change the service did not make stays invisible while the cached copy lives...
+    set_display_name_behind_the_service(&app, &user, "changed-directly").await;
+    let cached = app.get(ME, &token).await;
+    assert_eq!(cached.status, StatusCode::OK);
+    assert_eq!(cached.json()["display_name"], user.as_str());
+    assert_eq!(cached.header("etag").as_deref(), Some("\"1\""));
+
+    // ...and a write through the service drops it at once.
+    let patched = app
+        .patch_json(ME, &token, &json!({"locale": "de-DE"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    let fresh = app.get(ME, &token).await.json();
+    assert_eq!(fresh["locale"], "de-DE");
+    assert_eq!(fresh["display_name"], "changed-directly");
+}
+
+#[tokio::test]
+async fn a_cached_read_still_answers_304_for_a_current_etag() {
+    let Some(redis) = redis_url() else { return };
+    let app = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let user = unique_user();
+    let token = app
+        .create_profile(&user, &format!("{user}@example.com"))
+        .await;
+    app.get(ME, &token).await;
+    let response = app
+        .request(
+            Method::GET,
+            ME,
+            Some(&token),
+            None,
+            &[("if-none-match", "\"1\"")],
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::NOT_MODIFIED);
+}
+
+#[tokio::test]
+async fn two_instances_sharing_database_and_redis_never_serve_a_stale_profile() {
+    let Some(redis) = redis_url() else { return };
+    let a = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let b = a.second_instance().await;
+    let user = unique_user();
+    let token = a
+        .create_profile(&user, &format!("{user}@example.com"))
+        .await;
+
+    for round in 0..20 {
+        let (reader, writer) = if round % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        reader.get(ME, &token).await; // fills the cache
+        let name = format!("name-{round}");
+        let written = writer
+            .patch_json(ME, &token, &json!({"display_name": name}))
+            .await;
+        assert_eq!(written.status, StatusCode::OK);
+
+        for instance in [&a, &b] {
+            let read = instance.get(ME, &token).await.json();
+            assert_eq!(
+                read["display_name"],
+                name.as_str(),
+                "round {round}: stale read"
+            );
+            assert_eq!(read["version"], round + 2);
+        }
+    }
+}
+
+#[tokio::test]
+async fn erasure_drops_the_cached_profile() {
+    let Some(redis) = redis_url() else { return };
+    let app = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let user = unique_user();
+    let token = app
+        .create_profile(&user, &format!("{user}@example.com"))
+        .await;
+    app.get(ME, &token).await;
+    assert_eq!(app.delete(ME, &token).await.status, StatusCode::NO_CONTENT);
+    app.get(ME, &token)
+        .await
+        .assert_problem(404, "profile_not_found");
+}
+
+#[tokio::test]
+async fn with_redis_down_requests_are_served_from_the_database_and_readiness_degrades() {
+    // Nothing listens on port 1: every cache call fails at once.
+    let app = TestApp::spawn_with(&[("REDIS_URL", "redis://127.0.0.1:1")]).await;
+    let token = app.create_profile("u1", "u1@example.com").await;
+    assert_eq!(app.get(ME, &token).await.status, StatusCode::OK);
+    assert_eq!(
+        app.patch_json(ME, &token, &json!({"locale": "fr-FR"}))
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(app.get(ME, &token).await.json()["locale"], "fr-FR");
+
+    let ready = app
+        .request(Method::GET, "/health/ready", None, None, &[])
+        .await;
+    assert_eq!(ready.status, StatusCode::OK);
+    let body = ready.json();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"]["cache"]["status"], "down");
+    assert_eq!(body["checks"]["cache"]["required"], false);
+}
+
+#[tokio::test]
+async fn with_redis_hanging_requests_are_still_served_from_the_database() {
+    // A server that accepts connections and never answers: every cache call times out.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let url = format!("redis://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(&[("REDIS_URL", &url)]).await;
+    let token = app.create_profile("u1", "u1@example.com").await;
+    let read = app.get(ME, &token).await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.json()["email"], "u1@example.com");
+    let ready = app
+        .request(Method::GET, "/health/ready", None, None, &[])
+        .await;
+    assert_eq!(ready.json()["checks"]["cache"]["status"], "down");
+}
