@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Benchmark harness: the service on SQLite and on PostgreSQL, and the two reference programs (../shared/peers),
+# under the same wrk load in one run, on this machine. One command:
+#
+#   bench/run.sh                      # 100,000 profiles, 10 s per scenario, both databases, peers
+#   PROFILES=1000000 bench/run.sh     # the 1,000,000-profile data set
+#   SMOKE=1 bench/run.sh              # a few seconds: 1,000 profiles, SQLite, no peers (CI keeps it working)
+#
+# Scenarios (64 connections, 2 wrk threads, tokens rotating over 10,000 users):
+#   get_me    GET /api/v1/profiles/me
+#   defaults  GET /api/v1/users/{id}/addresses/defaults with a service token
+#   patch     PATCH /api/v1/profiles/me with If-Match
+#   mix       90 % get_me / 10 % patch
+# Output: a table on stdout and bench/results/<timestamp>.md.
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+export BENCH_DIR
+
+SMOKE=${SMOKE:-0}
+PROFILES=${PROFILES:-100000}
+DURATION=${DURATION:-10s}
+CONNS=${CONNS:-64}
+USERS=${USERS:-10000}
+BACKENDS=${BACKENDS:-"sqlite postgres"}
+PEERS=${PEERS:-1}
+PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PG_BENCH_DB=${PG_BENCH_DB:-ups_bench}
+PORT=${BENCH_PORT:-18480}
+SECRET=${SECRET:-bench-secret-bench-secret-bench-secret-0123}
+if [ "$SMOKE" = 1 ]; then
+  PROFILES=1000; USERS=200; DURATION=1s; BACKENDS=sqlite; PEERS=0
+fi
+THREADS=2
+WORK=$(mktemp -d /tmp/ups-bench.XXXXXX)
+RESULTS="$BENCH_DIR/results"
+mkdir -p "$RESULTS"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+command -v wrk >/dev/null || { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null
+command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
+
+echo "building the service (release)"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+(cd "$ROOT" && cargo build --release --locked --quiet)
+BIN="$CARGO_TARGET_DIR/release/user-profile-service"
+
+# Tokens: readers u0..u{USERS-1}; patch writers and mix writers are two further disjoint ranges, so each scenario
+# starts from version 1 for the users it writes.
+python3 "$BENCH_DIR/tokens.py" "$SECRET" 0 "$USERS" "$WORK/read.lua"
+python3 "$BENCH_DIR/tokens.py" "$SECRET" "$USERS" "$USERS" "$WORK/write.lua"
+python3 "$BENCH_DIR/tokens.py" "$SECRET" $((USERS * 2)) "$USERS" "$WORK/mixwrite.lua"
+python3 "$BENCH_DIR/tokens.py" "$SECRET" 0 1 "$WORK/service.lua" service
+if [ "$PROFILES" -lt $((USERS * 3)) ]; then echo "PROFILES must be at least 3 x USERS" >&2; exit 1; fi
+
+declare -a ROWS
+wait_up() { for _ in $(seq 300); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.1; done; return 1; }
+
+load() { # target scenario script [write tokens]
+  local target=$1 scenario=$2 script=$3 writes=${4:-$WORK/write.lua}
+  BENCH_TOKENS=$WORK/read.lua BENCH_WRITE_TOKENS=$writes BENCH_SERVICE_TOKEN=$WORK/service.lua BENCH_THREADS=$THREADS \
+    wrk -t$THREADS -c"$CONNS" -d"$DURATION" -s "$BENCH_DIR/$script" "http://127.0.0.1:$PORT" | grep RESULT \
+    | sed "s/^/$target $scenario /"
+}
+
+run_service() { # backend
+  local backend=$1 url
+  if [ "$backend" = sqlite ]; then
+    mkdir -p "$WORK/data"; rm -f "$WORK"/data/profiles.db*
+    url="sqlite:$WORK/data/profiles.db?mode=rwc"
+  else
+    psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_BENCH_DB" -c "CREATE DATABASE $PG_BENCH_DB" >/dev/null
+    url="${PG_ADMIN_URL%/*}/$PG_BENCH_DB"
+  fi
+  export APP_ENV=production JWT_SECRET=$SECRET DATABASE_URL=$url DATA_DIR=$WORK/data PORT=$PORT LOG_FORMAT=json RUST_LOG=info
+  "$BIN" migrate >/dev/null
+  local started=$SECONDS
+  python3 "$BENCH_DIR/seed.py" "$backend" "$url" "$PROFILES"
+  echo "seeded $PROFILES profiles on $backend in $((SECONDS - started)) s"
+  "$BIN" serve >"$WORK/service-$backend.log" 2>&1 &
+  local pid=$!
+  wait_up "http://127.0.0.1:$PORT/health" || { echo "the service did not start:"; tail "$WORK/service-$backend.log"; exit 1; }
+  # warm-up: caches, connections, prepared statements
+  BENCH_TOKENS=$WORK/read.lua wrk -t$THREADS -c"$CONNS" -d1s -s "$BENCH_DIR/get_me.lua" "http://127.0.0.1:$PORT" >/dev/null
+  ROWS+=("$(load "service-$backend" get_me get_me.lua)")
+  ROWS+=("$(load "service-$backend" defaults defaults.lua)")
+  ROWS+=("$(load "service-$backend" patch patch.lua)")
+  ROWS+=("$(load "service-$backend" mix mix.lua "$WORK/mixwrite.lua")")
+  kill -TERM "$pid"; wait "$pid" || true
+  unset APP_ENV JWT_SECRET DATABASE_URL DATA_DIR PORT LOG_FORMAT RUST_LOG
+}
+
+for backend in $BACKENDS; do
+  echo "== service on $backend"
+  run_service "$backend"
+done
+
+if [ "$PEERS" = 1 ]; then
+  echo "== reference programs (../shared/peers)"
+  PEER_OUT=$(SECRET=$SECRET USERS=$USERS CONNS=$CONNS DUR=$DURATION bash "$ROOT/../shared/peers/bench.sh" 2>&1 | grep RESULT || true)
+  while read -r line; do [ -n "$line" ] && ROWS+=("$(echo "$line" | sed 's/ RESULT/ get_me RESULT/')"); done <<<"$PEER_OUT"
+fi
+
+report="$RESULTS/$(date -u +%Y%m%dT%H%M%SZ).md"
+python3 "$BENCH_DIR/report.py" "$PROFILES" "$DURATION" "$CONNS" "$USERS" "${ROWS[@]}" | tee "$report"
+echo "written to $report"
+# A scenario with errors fails the run, so the smoke run in CI catches a broken harness or service.
+! printf '%s\n' "${ROWS[@]}" | grep -E "service-" | grep -vE "errors=0 non2xx=0" >/dev/null
