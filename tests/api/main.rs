@@ -5,4 +5,5 @@ mod conventions;
 mod health;
 mod openapi;
 mod profiles;
+mod replica;
 mod support;
