@@ -94,11 +94,21 @@ impl Db {
                     .await?
                     .1,
             ),
-            Some(url) => {
-                Some(connect_postgres(url.expose(), config.database_max_connections).await?)
-            }
+            Some(url) => Some(connect_replica_postgres(
+                PgConnectOptions::from_str(url.expose())?,
+                config.database_max_connections,
+            )),
             None => None,
         };
+        if let Some(replica) = &replica {
+            // Bounded, so a replica that is down delays start-up by two seconds at most.
+            let answered = tokio::time::timeout(Duration::from_secs(2), ping(replica)).await;
+            if !matches!(answered, Ok(Ok(()))) {
+                tracing::warn!(
+                    "the read replica does not answer; reads routed to it fail until it does"
+                );
+            }
+        }
         Ok(Db {
             writer,
             reader,
@@ -213,18 +223,45 @@ async fn connect_postgres(url: &str, max: Option<u32>) -> Result<Pool, sqlx::Err
     Ok(Pool::Postgres(pool))
 }
 
+/// The replica is optional (SPEC section 6): its pool connects lazily, so the service starts while the replica
+/// is down and readiness reports it degraded instead.
+fn connect_replica_postgres(options: PgConnectOptions, max: Option<u32>) -> Pool {
+    let pool = PgPoolOptions::new()
+        .max_connections(max.unwrap_or(16))
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(options);
+    Pool::Postgres(pool)
+}
+
 /// Connects to PostgreSQL with a `search_path`, so each test can live in a schema of its own.
 pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<Db, sqlx::Error> {
+    connect_postgres_schema_with_replica(url, None, schema).await
+}
+
+/// Like [`connect_postgres_schema`], with a read replica on `replica_url` using the same `search_path`
+/// (the schema is created on the primary and reaches the replica through replication).
+pub async fn connect_postgres_schema_with_replica(
+    url: &str,
+    replica_url: Option<&str>,
+    schema: &str,
+) -> Result<Db, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
     let pool = PgPoolOptions::new()
         .max_connections(8)
         .connect_with(options)
         .await?;
     let pool = Pool::Postgres(pool);
+    let replica = match replica_url {
+        Some(url) => Some(connect_replica_postgres(
+            PgConnectOptions::from_str(url)?.options([("search_path", schema)]),
+            Some(4),
+        )),
+        None => None,
+    };
     Ok(Db {
         writer: pool.clone(),
         reader: pool,
-        replica: None,
+        replica,
     })
 }
 

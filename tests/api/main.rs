@@ -6,4 +6,5 @@ mod conventions;
 mod health;
 mod openapi;
 mod profiles;
+mod replica;
 mod support;

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod replica;
+
+pub use replica::replica_urls;
+
 use std::io::Write;
 
 use axum::{
@@ -122,6 +126,11 @@ impl TestApp {
             None => (Db::connect(&config).await.expect("sqlite"), None),
         };
         db.migrate().await.expect("migrations");
+        Self::assemble(config, db, dir)
+    }
+
+    /// The app over a database that is ready (migrated).
+    fn assemble(config: Config, db: Db, dir: tempfile::TempDir) -> Self {
         let state = AppState::new(config, db.clone());
         TestApp {
             router: http::router(state.clone()),
