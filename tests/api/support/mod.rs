@@ -126,17 +126,23 @@ impl TestApp {
             None => (Db::connect(&config).await.expect("sqlite"), None),
         };
         db.migrate().await.expect("migrations");
-        Self::assemble(config, db, dir)
+        Self::assemble(all, schema, db, dir)
     }
 
-    /// The app over a database that is ready (migrated).
-    fn assemble(config: Config, db: Db, dir: tempfile::TempDir) -> Self {
+    /// The app over a database that is ready (migrated), built from `vars`.
+    fn assemble(
+        vars: Vec<(String, String)>,
+        schema: Option<String>,
+        db: Db,
+        dir: tempfile::TempDir,
+    ) -> Self {
+        let config = Config::from_vars(vars.clone()).expect("test configuration");
         let state = AppState::new(config, db.clone());
         TestApp {
             router: http::router(state.clone()),
             db,
             state,
-            vars: all,
+            vars,
             schema,
             _dir: std::sync::Arc::new(dir),
         }

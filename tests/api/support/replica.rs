@@ -11,10 +11,7 @@ use std::{
 
 use sqlx::Connection;
 use tokio::sync::{RwLock, RwLockWriteGuard};
-use user_profile_service::{
-    config::Config,
-    db::{self, Pool},
-};
+use user_profile_service::db::{self, Pool};
 
 use super::{SECRET, TestApp};
 
@@ -69,7 +66,6 @@ impl TestApp {
             ("JWT_SECRET".into(), SECRET.into()),
             ("DATA_DIR".into(), dir.path().display().to_string()),
         ];
-        let config = Config::from_vars(vars).expect("test configuration");
         // A hot standby is read-only: the schema is made on the primary and reaches the replica by WAL.
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
         let mut admin = sqlx::PgConnection::connect(primary_url).await.expect(
@@ -83,7 +79,7 @@ impl TestApp {
             .await
             .unwrap();
         db.migrate().await.expect("migrations");
-        Self::assemble(config, db, dir)
+        Self::assemble(vars, Some(schema), db, dir)
     }
 
     /// Waits until the replica has replayed everything written on the primary so far.
