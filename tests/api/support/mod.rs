@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod fake_auth;
+
 use std::io::Write;
 
 use axum::{
