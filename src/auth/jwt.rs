@@ -149,7 +149,7 @@ impl TokenVerifier {
         match (&self.remote, &self.jwks) {
             (Some(remote), _) => match remote.cached(token) {
                 Some(caller) => (CACHED, Ok(caller)),
-                None => (REMOTE, remote.verify(token, Some(exp)).await),
+                None => (REMOTE, remote.verify(token, exp).await),
             },
             // The key may well exist: we could not ask. Retry rather than log in again.
             (None, Some(jwks)) if jwks_unreachable => (

@@ -114,7 +114,7 @@ impl RemoteVerifier {
 
     /// Asks the auth service. `exp` is the token's (unverified) expiry, which bounds how long a positive
     /// answer is reused.
-    pub async fn verify(&self, token: &str, exp: Option<u64>) -> Result<Caller, AuthError> {
+    pub async fn verify(&self, token: &str, exp: u64) -> Result<Caller, AuthError> {
         let permit = self
             .breaker
             .try_acquire()
@@ -167,11 +167,8 @@ impl RemoteVerifier {
         }
     }
 
-    fn remember(&self, token: &str, caller: &Caller, exp: Option<u64>) {
-        let ttl = match exp {
-            Some(exp) => CACHE_TTL.min(Duration::from_secs(exp.saturating_sub(unix_now()))),
-            None => CACHE_TTL,
-        };
+    fn remember(&self, token: &str, caller: &Caller, exp: u64) {
+        let ttl = CACHE_TTL.min(Duration::from_secs(exp.saturating_sub(unix_now())));
         if ttl.is_zero() {
             return;
         }
