@@ -28,6 +28,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "serving; Swagger UI at /docs"
     );
     let state = AppState::new(config, db.clone());
+    // Load the JWKS early when configured; the auth service being down must not stop start-up.
+    tokio::spawn({
+        let verifier = state.verifier.clone();
+        async move { verifier.warm_up().await }
+    });
     let app = http::router(state);
 
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(false);

@@ -1,7 +1,10 @@
 //! Who is calling: the `Caller` extractor, its roles and scopes, and the policy of who may do what.
 
+pub mod breaker;
 pub mod dev_secret;
+pub mod jwks;
 pub mod jwt;
+pub mod remote;
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 
@@ -62,18 +65,28 @@ pub struct Caller {
 impl Caller {
     /// Builds a caller from verified claims; a `sub` outside 1-128 characters makes the token invalid.
     pub fn from_claims(claims: Claims) -> Result<Self, AuthError> {
-        if claims.sub.is_empty() || claims.sub.chars().count() > 128 {
+        let scopes = claims
+            .scope
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        Self::from_parts(claims.sub, claims.roles, scopes)
+    }
+
+    /// Builds a caller from a user id, role names (unknown ones ignored) and scopes.
+    pub fn from_parts(
+        user_id: String,
+        roles: Vec<String>,
+        scopes: Vec<String>,
+    ) -> Result<Self, AuthError> {
+        if user_id.is_empty() || user_id.chars().count() > 128 {
             return Err(AuthError::Invalid);
         }
         Ok(Caller {
-            user_id: claims.sub,
-            roles: claims.roles.iter().filter_map(|r| Role::parse(r)).collect(),
-            scopes: claims
-                .scope
-                .unwrap_or_default()
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect(),
+            user_id,
+            roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            scopes,
         })
     }
 

@@ -83,6 +83,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
             },
         );
     }
+    checks.insert("auth_service".to_string(), check_auth_service(&state));
     let failed = checks.values().any(|c| c.required && c.status == "down");
     let degraded = checks
         .values()
@@ -104,5 +105,23 @@ async fn check_database(pool: &db::Pool, required: bool) -> DependencyCheck {
         required,
         latency_ms: Some((started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
         detail: None,
+    }
+}
+
+/// The remote verification fallback, judged by its circuit breaker (no call is made): optional, so an open
+/// breaker degrades readiness without failing it.
+fn check_auth_service(state: &AppState) -> DependencyCheck {
+    use crate::auth::breaker::BreakerState;
+    let breaker = state.verifier.remote_breaker_state();
+    DependencyCheck {
+        status: match breaker {
+            None => "disabled",
+            Some(BreakerState::Closed) => "up",
+            Some(BreakerState::Open | BreakerState::HalfOpen) => "degraded",
+        }
+        .to_string(),
+        required: false,
+        latency_ms: None,
+        detail: breaker.map(|b| b.as_str().to_string()),
     }
 }

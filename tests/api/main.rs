@@ -1,6 +1,7 @@
 //! The one integration test binary: every suite drives the real router over a fresh database.
 
 mod auth;
+mod auth_remote;
 mod cache;
 mod conventions;
 mod health;

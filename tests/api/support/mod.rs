@@ -6,6 +6,7 @@
 pub mod replica;
 
 pub use replica::replica_urls;
+pub mod fake_auth;
 
 use std::io::Write;
 
