@@ -19,6 +19,19 @@ macro_rules! columns {
     };
 }
 
+const FIND_LIVE: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM addresses WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
+);
+
+const FIND_DEFAULTS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM addresses WHERE user_id = $1 AND deleted_at IS NULL \
+     AND (is_default_shipping OR is_default_billing) ORDER BY id"
+);
+
 /// Live addresses of `user_id`, oldest first, after `after` (exclusive); at most `limit`.
 pub async fn list_live(
     pool: &Pool,
@@ -47,12 +60,7 @@ pub async fn find_live(
     user_id: &str,
     id: Uuid,
 ) -> Result<Option<Address>, sqlx::Error> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM addresses WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
-    );
-    with_pool!(pool, |c| sqlx::query_as::<_, Address>(SQL)
+    with_pool!(pool, |c| sqlx::query_as::<_, Address>(FIND_LIVE)
         .bind(id)
         .bind(user_id)
         .fetch_optional(c)
@@ -79,13 +87,7 @@ pub async fn find_any(
 
 /// The live addresses of `user_id` that are a default of either kind (at most two).
 pub async fn find_defaults(pool: &Pool, user_id: &str) -> Result<Vec<Address>, sqlx::Error> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM addresses WHERE user_id = $1 AND deleted_at IS NULL \
-         AND (is_default_shipping OR is_default_billing) ORDER BY id"
-    );
-    with_pool!(pool, |c| sqlx::query_as::<_, Address>(SQL)
+    with_pool!(pool, |c| sqlx::query_as::<_, Address>(FIND_DEFAULTS)
         .bind(user_id)
         .fetch_all(c)
         .await)
@@ -127,12 +129,7 @@ pub async fn find_live_in(
     user_id: &str,
     id: Uuid,
 ) -> Result<Option<Address>, sqlx::Error> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM addresses WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
-    );
-    with_tx!(tx, |c| sqlx::query_as::<_, Address>(SQL)
+    with_tx!(tx, |c| sqlx::query_as::<_, Address>(FIND_LIVE)
         .bind(id)
         .bind(user_id)
         .fetch_optional(c)
@@ -141,13 +138,7 @@ pub async fn find_live_in(
 
 /// The live defaults of `user_id` (at most two addresses), read inside a write transaction.
 pub async fn find_defaults_in(tx: &mut Tx, user_id: &str) -> Result<Vec<Address>, sqlx::Error> {
-    const SQL: &str = concat!(
-        "SELECT ",
-        columns!(),
-        " FROM addresses WHERE user_id = $1 AND deleted_at IS NULL \
-         AND (is_default_shipping OR is_default_billing) ORDER BY id"
-    );
-    with_tx!(tx, |c| sqlx::query_as::<_, Address>(SQL)
+    with_tx!(tx, |c| sqlx::query_as::<_, Address>(FIND_DEFAULTS)
         .bind(user_id)
         .fetch_all(c)
         .await)

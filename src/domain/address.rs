@@ -220,10 +220,10 @@ impl Defaults {
     }
 }
 
-/// The defaults an address ends up with after a write that asks for `input`'s default requests.
+/// The defaults an address ends up with after a write carrying `input`'s default requests.
 ///
-/// `current` is what it holds now (`must_be_default` for the user's first address: both). A user with
-/// addresses always has one default of each kind, so refusing a default the address must keep is a 422.
+/// `current` is what it holds now (for a user's first address: both). A user with addresses always has one
+/// default of each kind, so `false` for a default the address holds is refused, naming the field.
 pub fn resolve_defaults(
     input: &AddressInput,
     current: Defaults,

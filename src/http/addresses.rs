@@ -44,7 +44,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct AddressPage {
     pub items: Vec<Address>,
     /// Pass as `?cursor=` for the next page; `null` on the last page.
-    #[schema(example = json!(null))]
+    #[schema(required = true, example = json!(null))]
     pub next_cursor: Option<String>,
 }
 

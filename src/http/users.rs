@@ -37,7 +37,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 /// The user's default addresses; both are `null` only while the user has no address.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DefaultAddresses {
+    /// Where to ship by default.
+    #[schema(required = true)]
     pub shipping: Option<Address>,
+    /// Where to bill by default (often the same address).
+    #[schema(required = true)]
     pub billing: Option<Address>,
 }
 
@@ -55,9 +59,11 @@ async fn list_user_addresses(
     caller: Caller,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
-    AppQuery(page): AppQuery<PageParams>,
+    page: Result<AppQuery<PageParams>, ApiError>,
 ) -> Result<Json<AddressPage>, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
+    // Judged after the caller, so a refused caller learns nothing from a 422.
+    let AppQuery(page) = page?;
     let pool = state.db.replica();
     require_profile(pool, &user_id).await?;
     Ok(Json(page_of(pool, &user_id, &page).await?))

@@ -150,6 +150,9 @@ async fn service_reads_are_allowed_to_services_admins_the_addresses_read_scope_a
             .await
             .assert_problem(401, "unauthorized");
     }
+    app.get(&users("u-7", "?limit=0"), &refused[0])
+        .await
+        .assert_problem(403, "forbidden");
 }
 
 #[tokio::test]
