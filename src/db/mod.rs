@@ -4,6 +4,7 @@
 //! so that SQL is written once where the dialects agree and each backend keeps its native types
 //! (see docs/architecture.md for why this beats `sqlx::Any` and generic `<DB>` functions).
 
+pub mod addresses;
 pub mod audit;
 pub mod profiles;
 

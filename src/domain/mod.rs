@@ -1,5 +1,6 @@
 //! Domain types and the rules that make a value valid; nothing here knows about HTTP handlers.
 
+pub mod address;
 pub mod audit;
 pub mod country;
 pub mod currency;

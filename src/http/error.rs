@@ -117,6 +117,18 @@ impl ApiError {
         code: "profile_not_found",
         detail: "no profile exists for this user",
     };
+    pub const ADDRESS_NOT_FOUND: ApiError = ApiError::NotFound {
+        code: "address_not_found",
+        detail: "no such address exists for this user",
+    };
+    pub const REVISION_NOT_FOUND: ApiError = ApiError::NotFound {
+        code: "revision_not_found",
+        detail: "this address has no such revision",
+    };
+    pub const ADDRESS_LIMIT_REACHED: ApiError = ApiError::Conflict {
+        code: "address_limit_reached",
+        detail: "a user can have at most 50 addresses; delete one first",
+    };
 
     pub fn validation(
         field: impl Into<String>,

@@ -179,7 +179,13 @@ fn flatten_errors(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldEr
                         .as_ref()
                         .map(|m| m.to_string())
                         .unwrap_or_else(|| default_message(&e.code));
-                    out.push(FieldError::new(path.clone(), e.code.to_string(), message));
+                    // A struct-level (schema) rule names the field it reports on in its `field` param.
+                    let path = match e.params.get("field").and_then(|f| f.as_str()) {
+                        Some(name) if prefix.is_empty() => name.to_string(),
+                        Some(name) => format!("{prefix}.{name}"),
+                        None => path.clone(),
+                    };
+                    out.push(FieldError::new(path, e.code.to_string(), message));
                 }
             }
             ValidationErrorsKind::Struct(inner) => flatten_errors(&path, inner, out),

@@ -1,5 +1,6 @@
 //! HTTP transport: the router, extractors, middleware, errors, and one module per resource.
 
+pub mod addresses;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -7,6 +8,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod profiles;
 pub mod respond;
+pub mod users;
 
 use axum::{Router, extract::DefaultBodyLimit};
 use utoipa::OpenApi;
@@ -20,6 +22,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::routes())
         .merge(profiles::routes())
+        .merge(addresses::routes())
+        .merge(users::routes())
 }
 
 /// The OpenAPI document served at `/api-docs/openapi.json`.

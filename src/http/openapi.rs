@@ -22,6 +22,8 @@ use crate::http::error::{FieldError, ProblemDetails};
     components(schemas(ProblemDetails, FieldError)),
     tags(
         (name = "profiles", description = "The caller's own profile"),
+        (name = "addresses", description = "The caller's own shipping and billing addresses, each change an immutable revision"),
+        (name = "service reads", description = "Other services read a user's data by `user_id` (role `service` or `admin`, or scope `addresses:read`)"),
         (name = "operations", description = "Probes for operators"),
     )
 )]

@@ -1,5 +1,6 @@
 //! The one integration test binary: every suite drives the real router over a fresh database.
 
+mod addresses;
 mod auth;
 mod auth_remote;
 mod cache;
@@ -8,4 +9,5 @@ mod health;
 mod openapi;
 mod profiles;
 mod replica;
+mod service_reads;
 mod support;

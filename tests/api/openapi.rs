@@ -21,6 +21,19 @@ const EXPECTED: &[(&str, &str)] = &[
     ("put", "/api/v1/profiles/me"),
     ("patch", "/api/v1/profiles/me"),
     ("delete", "/api/v1/profiles/me"),
+    ("get", "/api/v1/profiles/me/addresses"),
+    ("post", "/api/v1/profiles/me/addresses"),
+    ("get", "/api/v1/profiles/me/addresses/{address_id}"),
+    ("put", "/api/v1/profiles/me/addresses/{address_id}"),
+    ("patch", "/api/v1/profiles/me/addresses/{address_id}"),
+    ("delete", "/api/v1/profiles/me/addresses/{address_id}"),
+    ("get", "/api/v1/users/{user_id}/addresses"),
+    ("get", "/api/v1/users/{user_id}/addresses/defaults"),
+    ("get", "/api/v1/users/{user_id}/addresses/{address_id}"),
+    (
+        "get",
+        "/api/v1/users/{user_id}/addresses/{address_id}/revisions/{revision}",
+    ),
 ];
 
 #[tokio::test]

@@ -1,0 +1,496 @@
+//! Shipping and billing addresses: what a client writes (`AddressInput`, validated) and what the API returns
+//! (`Address`, also the shape of every stored revision).
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::{Validate, ValidationError};
+
+use crate::domain::{country, phone, postal};
+
+/// Live addresses a user may have at once.
+pub const MAX_ADDRESSES_PER_USER: i64 = 50;
+
+/// An address as stored at one revision.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+#[schema(example = json!({
+    "id": "0193b7c2-6f1e-7d2a-9b1c-3f4e5a6b7c8d",
+    "label": "Home",
+    "recipient_name": "Ada Lovelace",
+    "company": null,
+    "line1": "12 St James's Square",
+    "line2": null,
+    "city": "London",
+    "region": null,
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+    "phone": "+442079460000",
+    "is_default_shipping": true,
+    "is_default_billing": true,
+    "revision": 1,
+    "created_at": "2025-01-31T09:30:00.123Z",
+    "updated_at": "2025-01-31T09:30:00.123Z"
+}))]
+pub struct Address {
+    /// The address's id (UUIDv7); with `revision` it names one immutable snapshot.
+    pub id: Uuid,
+    /// The user's own name for it, e.g. "Home".
+    pub label: Option<String>,
+    /// Who receives the parcel or invoice.
+    pub recipient_name: String,
+    pub company: Option<String>,
+    /// Street and number.
+    pub line1: String,
+    /// Flat, floor, building.
+    pub line2: Option<String>,
+    pub city: String,
+    /// State, province or county.
+    pub region: Option<String>,
+    /// Checked against the country's format where one is known.
+    pub postal_code: String,
+    /// ISO 3166-1 alpha-2 code, upper case.
+    pub country: String,
+    /// E.164 phone number for the carrier.
+    pub phone: Option<String>,
+    /// The user's default shipping address (exactly one while they have addresses).
+    pub is_default_shipping: bool,
+    /// The user's default billing address (exactly one while they have addresses).
+    pub is_default_billing: bool,
+    /// Increments with every change; also the `ETag`.
+    pub revision: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    /// When this revision was written.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+    /// Present only on a deleted address (service reads) and on the revision that deleted it.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub deleted_at: Option<OffsetDateTime>,
+}
+
+/// The fields a user writes with POST and PUT (all of them) or PATCH (a merge patch over them).
+///
+/// `is_default_shipping`/`is_default_billing` are requests, not stored state: `true` makes this address the
+/// default (the previous one loses the flag); `false` or absent asks for nothing. A user with addresses always
+/// has one default of each kind, so `false` on the address that is, or is about to become, the default is a 422.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[validate(schema(function = "postal_code_fits_country", skip_on_field_errors = false))]
+#[schema(example = json!({
+    "label": "Home",
+    "recipient_name": "Ada Lovelace",
+    "line1": "12 St James's Square",
+    "city": "London",
+    "postal_code": "SW1Y 4JH",
+    "country": "GB",
+    "phone": "+442079460000",
+    "is_default_shipping": true
+}))]
+pub struct AddressInput {
+    /// The user's own name for it, 1-50 characters.
+    #[validate(length(max = 50), custom(function = "single_line"))]
+    #[schema(min_length = 1, max_length = 50, example = "Home")]
+    pub label: Option<String>,
+    /// Required, 1-100 characters.
+    #[validate(
+        required(message = "recipient_name is required"),
+        length(max = 100),
+        custom(function = "single_line")
+    )]
+    #[schema(value_type = String, min_length = 1, max_length = 100, example = "Ada Lovelace")]
+    pub recipient_name: Option<String>,
+    #[validate(length(max = 100), custom(function = "single_line"))]
+    #[schema(min_length = 1, max_length = 100, example = "Analytical Engines Ltd")]
+    pub company: Option<String>,
+    /// Required, 1-200 characters.
+    #[validate(
+        required(message = "line1 is required"),
+        length(max = 200),
+        custom(function = "single_line")
+    )]
+    #[schema(value_type = String, min_length = 1, max_length = 200, example = "12 St James's Square")]
+    pub line1: Option<String>,
+    #[validate(length(max = 200), custom(function = "single_line"))]
+    #[schema(min_length = 1, max_length = 200, example = "Flat 3")]
+    pub line2: Option<String>,
+    /// Required, 1-100 characters.
+    #[validate(
+        required(message = "city is required"),
+        length(max = 100),
+        custom(function = "single_line")
+    )]
+    #[schema(value_type = String, min_length = 1, max_length = 100, example = "London")]
+    pub city: Option<String>,
+    /// State, province or county, 1-100 characters.
+    #[validate(length(max = 100), custom(function = "single_line"))]
+    #[schema(min_length = 1, max_length = 100, example = "Greater London")]
+    pub region: Option<String>,
+    /// Required, 1-20 characters, in the country's format where one is known.
+    #[validate(
+        required(message = "postal_code is required"),
+        length(max = 20),
+        custom(function = "single_line")
+    )]
+    #[schema(value_type = String, min_length = 1, max_length = 20, example = "SW1Y 4JH")]
+    pub postal_code: Option<String>,
+    /// Required ISO 3166-1 alpha-2 code, upper case.
+    #[validate(
+        required(message = "country is required"),
+        custom(function = "country_code")
+    )]
+    #[schema(value_type = String, pattern = "^[A-Z]{2}$", example = "GB")]
+    pub country: Option<String>,
+    /// E.164 phone number: `+`, country code, subscriber number; at most 15 digits.
+    #[validate(custom(function = "e164"))]
+    #[schema(pattern = r"^\+[1-9][0-9]{1,14}$", example = "+442079460000")]
+    pub phone: Option<String>,
+    /// `true` makes this the default shipping address.
+    #[schema(example = true)]
+    pub is_default_shipping: Option<bool>,
+    /// `true` makes this the default billing address.
+    #[schema(example = false)]
+    pub is_default_billing: Option<bool>,
+}
+
+impl AddressInput {
+    /// The writable fields of a stored address, as a merge patch's starting point; default requests are absent.
+    pub fn from_address(a: &Address) -> Self {
+        AddressInput {
+            label: a.label.clone(),
+            recipient_name: Some(a.recipient_name.clone()),
+            company: a.company.clone(),
+            line1: Some(a.line1.clone()),
+            line2: a.line2.clone(),
+            city: Some(a.city.clone()),
+            region: a.region.clone(),
+            postal_code: Some(a.postal_code.clone()),
+            country: Some(a.country.clone()),
+            phone: a.phone.clone(),
+            is_default_shipping: None,
+            is_default_billing: None,
+        }
+    }
+
+    /// The same fields without the default requests: what a revision stores besides the flags.
+    pub fn fields(&self) -> Self {
+        AddressInput {
+            is_default_shipping: None,
+            is_default_billing: None,
+            ..self.clone()
+        }
+    }
+}
+
+/// Which defaults an address holds; also used for the defaults a write sets or clears.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Defaults {
+    pub shipping: bool,
+    pub billing: bool,
+}
+
+impl Defaults {
+    pub fn of(a: &Address) -> Self {
+        Defaults {
+            shipping: a.is_default_shipping,
+            billing: a.is_default_billing,
+        }
+    }
+
+    pub fn any(self) -> bool {
+        self.shipping || self.billing
+    }
+
+    /// Names of the flags that differ, for the audit trail.
+    pub fn changed_fields(self, after: Defaults) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.shipping != after.shipping {
+            out.push("is_default_shipping".to_string());
+        }
+        if self.billing != after.billing {
+            out.push("is_default_billing".to_string());
+        }
+        out
+    }
+}
+
+/// The defaults an address ends up with after a write carrying `input`'s default requests.
+///
+/// `current` is what it holds now (for a user's first address: both). A user with addresses always has one
+/// default of each kind, so `false` for a default the address holds is refused, naming the field.
+pub fn resolve_defaults(
+    input: &AddressInput,
+    current: Defaults,
+) -> Result<Defaults, Vec<(&'static str, &'static str)>> {
+    let mut refused = Vec::new();
+    let mut one = |requested: Option<bool>, current: bool, field: &'static str| match requested {
+        Some(false) if current => {
+            refused.push((field, "a user with addresses always has a default; make another address the default instead"));
+            current
+        }
+        Some(true) => true,
+        _ => current,
+    };
+    let resolved = Defaults {
+        shipping: one(
+            input.is_default_shipping,
+            current.shipping,
+            "is_default_shipping",
+        ),
+        billing: one(
+            input.is_default_billing,
+            current.billing,
+            "is_default_billing",
+        ),
+    };
+    if refused.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(refused)
+    }
+}
+
+fn invalid(code: &'static str, message: &'static str) -> ValidationError {
+    ValidationError::new(code).with_message(message.into())
+}
+
+/// Text printed on a parcel: not blank, no control characters (a newline would forge another line).
+fn single_line(value: &str) -> Result<(), ValidationError> {
+    if value.trim().is_empty() {
+        return Err(invalid("blank", "this field must not be blank"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(invalid(
+            "invalid_format",
+            "this field must be one line without control characters",
+        ));
+    }
+    Ok(())
+}
+
+fn country_code(value: &str) -> Result<(), ValidationError> {
+    if !country::is_country_code(value) {
+        return Err(invalid(
+            "invalid_value",
+            "country must be an ISO 3166-1 alpha-2 code in upper case, e.g. GB",
+        ));
+    }
+    Ok(())
+}
+
+fn e164(value: &str) -> Result<(), ValidationError> {
+    if !phone::is_e164(value) {
+        return Err(invalid(
+            "invalid_format",
+            "phone must be E.164, e.g. +442079460000",
+        ));
+    }
+    Ok(())
+}
+
+/// Cross-field rule, reported on `postal_code` (the `field` param names it; see `http::extract::validate`).
+fn postal_code_fits_country(input: &AddressInput) -> Result<(), ValidationError> {
+    let (Some(country), Some(code)) = (&input.country, &input.postal_code) else {
+        return Ok(());
+    };
+    if postal::postal_code_matches(country, code) == Some(false) {
+        let mut err = invalid(
+            "invalid_format",
+            "postal_code does not match the postal code format of the country",
+        );
+        err.add_param("field".into(), &"postal_code");
+        return Err(err);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> AddressInput {
+        AddressInput {
+            label: Some("Home".into()),
+            recipient_name: Some("Ada Lovelace".into()),
+            company: Some("Analytical Engines Ltd".into()),
+            line1: Some("12 St James's Square".into()),
+            line2: Some("Flat 3".into()),
+            city: Some("London".into()),
+            region: Some("Greater London".into()),
+            postal_code: Some("SW1Y 4JH".into()),
+            country: Some("GB".into()),
+            phone: Some("+442079460000".into()),
+            is_default_shipping: Some(true),
+            is_default_billing: None,
+        }
+    }
+
+    /// Field names of every failure, the cross-field rule under the field its `field` param names.
+    fn failing_fields(input: &AddressInput) -> Vec<String> {
+        let Err(errors) = input.validate() else {
+            return vec![];
+        };
+        let mut fields: Vec<String> = errors
+            .field_errors()
+            .iter()
+            .flat_map(|(field, list)| {
+                list.iter().map(move |e| match e.params.get("field") {
+                    Some(name) => name.as_str().unwrap_or_default().to_string(),
+                    None => field.to_string(),
+                })
+            })
+            .collect();
+        fields.sort();
+        fields
+    }
+
+    #[test]
+    fn a_complete_address_is_valid() {
+        assert_eq!(failing_fields(&valid()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn only_recipient_line1_city_postal_code_and_country_are_required() {
+        assert_eq!(
+            failing_fields(&AddressInput::default()),
+            ["city", "country", "line1", "postal_code", "recipient_name"]
+        );
+        let minimal = AddressInput {
+            label: None,
+            company: None,
+            line2: None,
+            region: None,
+            phone: None,
+            is_default_shipping: None,
+            ..valid()
+        };
+        assert!(minimal.validate().is_ok());
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let input = AddressInput {
+            label: Some("x".repeat(51)),
+            recipient_name: Some("   ".into()),
+            company: Some("".into()),
+            line1: Some("1 Main St\nEvil line".into()),
+            line2: Some("x".repeat(201)),
+            city: Some("\t".into()),
+            region: Some("r".repeat(101)),
+            postal_code: Some("x".repeat(21)),
+            country: Some("UK".into()),
+            phone: Some("020 7946 0000".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            failing_fields(&input),
+            [
+                "city",
+                "company",
+                "country",
+                "label",
+                "line1",
+                "line2",
+                "phone",
+                "postal_code",
+                "recipient_name",
+                "region"
+            ]
+        );
+    }
+
+    #[test]
+    fn country_must_be_an_assigned_upper_case_alpha_2_code() {
+        for bad in ["gb", "GBR", "XX", "EU", ""] {
+            let input = AddressInput {
+                country: Some(bad.into()),
+                ..valid()
+            };
+            assert_eq!(failing_fields(&input), ["country"], "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn postal_code_is_checked_against_the_country_and_reported_on_postal_code() {
+        let german_code_in_gb = AddressInput {
+            postal_code: Some("10115".into()),
+            ..valid()
+        };
+        assert_eq!(failing_fields(&german_code_in_gb), ["postal_code"]);
+        let german_code_in_de = AddressInput {
+            postal_code: Some("10115".into()),
+            country: Some("DE".into()),
+            ..valid()
+        };
+        assert!(german_code_in_de.validate().is_ok());
+    }
+
+    #[test]
+    fn postal_code_is_free_form_where_the_country_has_no_known_format() {
+        let input = AddressInput {
+            postal_code: Some("anything 1".into()),
+            country: Some("AE".into()),
+            ..valid()
+        };
+        assert!(input.validate().is_ok());
+    }
+
+    #[test]
+    fn a_bad_country_and_a_bad_phone_are_both_reported_with_the_postal_check_skipped() {
+        let input = AddressInput {
+            country: Some("ZZ".into()),
+            phone: Some("12345".into()),
+            ..valid()
+        };
+        assert_eq!(failing_fields(&input), ["country", "phone"]);
+    }
+
+    #[test]
+    fn true_makes_a_default_absent_keeps_it_and_false_on_a_default_is_refused() {
+        let none = Defaults::default();
+        let both = Defaults {
+            shipping: true,
+            billing: true,
+        };
+        let ask = |shipping, billing| AddressInput {
+            is_default_shipping: shipping,
+            is_default_billing: billing,
+            ..valid()
+        };
+        assert_eq!(
+            resolve_defaults(&ask(Some(true), None), none),
+            Ok(Defaults {
+                shipping: true,
+                billing: false
+            })
+        );
+        assert_eq!(resolve_defaults(&ask(None, None), both), Ok(both));
+        assert_eq!(
+            resolve_defaults(&ask(Some(false), Some(false)), none),
+            Ok(none)
+        );
+        let refused = resolve_defaults(&ask(Some(false), Some(true)), both).unwrap_err();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].0, "is_default_shipping");
+    }
+
+    #[test]
+    fn defaults_name_the_flags_that_changed() {
+        let before = Defaults {
+            shipping: true,
+            billing: false,
+        };
+        let after = Defaults {
+            shipping: false,
+            billing: false,
+        };
+        assert_eq!(before.changed_fields(after), ["is_default_shipping"]);
+        assert!(before.changed_fields(before).is_empty());
+    }
+}
