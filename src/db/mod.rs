@@ -86,8 +86,11 @@ impl Db {
         let (writer, reader) = if url.starts_with("sqlite:") {
             connect_sqlite(url, config.database_max_connections).await?
         } else {
-            let pool = connect_postgres(url, config.database_max_connections).await?;
-            (pool.clone(), pool)
+            // Writers get their own, smaller pool: a burst of writes queueing on a row lock can then never
+            // take every connection away from reads.
+            let readers = config.database_max_connections.unwrap_or(16);
+            let writer = connect_postgres(url, Some((readers / 2).max(2))).await?;
+            (writer, connect_postgres(url, Some(readers)).await?)
         };
         let replica = match &config.database_read_url {
             Some(url) if url.expose().starts_with("sqlite:") => Some(
@@ -247,11 +250,14 @@ pub async fn connect_postgres_schema_with_replica(
     schema: &str,
 ) -> Result<Db, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
-    let pool = PgPoolOptions::new()
+    let writer = PgPoolOptions::new()
+        .max_connections(4)
+        .connect_with(options.clone())
+        .await?;
+    let reader = PgPoolOptions::new()
         .max_connections(8)
         .connect_with(options)
         .await?;
-    let pool = Pool::Postgres(pool);
     let replica = match replica_url {
         Some(url) => Some(connect_replica_postgres(
             PgConnectOptions::from_str(url)?.options([("search_path", schema)]),
@@ -260,8 +266,8 @@ pub async fn connect_postgres_schema_with_replica(
         None => None,
     };
     Ok(Db {
-        writer: pool.clone(),
-        reader: pool,
+        writer: Pool::Postgres(writer),
+        reader: Pool::Postgres(reader),
         replica,
     })
 }
