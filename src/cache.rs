@@ -173,6 +173,16 @@ pub fn profile_key(user_id: &str) -> String {
     format!("profile:{user_id}")
 }
 
+/// Cache key of a user's default addresses.
+pub fn defaults_key(user_id: &str) -> String {
+    format!("defaults:{user_id}")
+}
+
+/// Every cache key holding a user's data, for erasure.
+pub fn user_keys(user_id: &str) -> [String; 2] {
+    [profile_key(user_id), defaults_key(user_id)]
+}
+
 /// A cached representation: its version (for `ETag`) and its JSON body, stored as `"{version}\n{json}"`.
 pub fn encode_versioned(version: i64, json: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(json.len() + 12);

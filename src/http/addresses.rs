@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Caller,
+    cache,
     db::{self, Pool, Tx},
     domain::{
         address::{Address, AddressInput, Defaults, MAX_ADDRESSES_PER_USER, resolve_defaults},
@@ -113,6 +114,10 @@ async fn create_address(
     )
     .await?;
     tx.commit().await?;
+    state
+        .cache
+        .invalidate(&[cache::defaults_key(&caller.user_id)])
+        .await;
     let location = format!("/api/v1/profiles/me/addresses/{}", address.id);
     let mut response = with_etag(StatusCode::CREATED, address.revision, Json(address));
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -178,7 +183,7 @@ async fn replace_address(
         .await?
         .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
     pre.check_write(Some(&existing.revision.to_string()))?;
-    save(tx, &caller, existing, input).await
+    save(&state, tx, &caller, existing, input).await
 }
 
 /// Change some fields of one of your addresses (JSON Merge Patch; `null` clears an optional field).
@@ -214,11 +219,12 @@ async fn patch_address(
     pre.check_write(Some(&existing.revision.to_string()))?;
     let input = patch.apply_to(&AddressInput::from_address(&existing))?;
     validate(&input)?;
-    save(tx, &caller, existing, input).await
+    save(&state, tx, &caller, existing, input).await
 }
 
 /// Shared end of PUT and PATCH: write only what changed, as one new revision with its audit event.
 async fn save(
+    state: &AppState,
     mut tx: Tx,
     caller: &Caller,
     existing: Address,
@@ -240,6 +246,10 @@ async fn save(
     )
     .await?;
     tx.commit().await?;
+    state
+        .cache
+        .invalidate(&[cache::defaults_key(&caller.user_id)])
+        .await;
     Ok(with_etag(StatusCode::OK, address.revision, Json(address)))
 }
 
@@ -282,6 +292,10 @@ async fn delete_address(
         pass_defaults_to_newest(&mut tx, &caller, lost, now).await?;
     }
     tx.commit().await?;
+    state
+        .cache
+        .invalidate(&[cache::defaults_key(&caller.user_id)])
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -218,7 +218,7 @@ async fn delete_profile(
     tx.commit().await?;
     state
         .cache
-        .invalidate(&[cache::profile_key(&caller.user_id)])
+        .invalidate(&cache::user_keys(&caller.user_id))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

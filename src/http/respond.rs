@@ -32,3 +32,13 @@ pub fn respond_json(
     );
     response
 }
+
+/// 200 with an already-serialized JSON body.
+pub fn json_body(json: Vec<u8>) -> Response {
+    let mut response = (StatusCode::OK, json).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -14,12 +14,14 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::Caller,
+    cache::{self, Lookup},
     db,
     domain::address::Address,
     http::{
         addresses::{AddressPage, page_of, parse_address_id, require_profile, respond_with},
         error::{ApiError, ProblemDetails},
         extract::{AppQuery, PageParams, Preconditions},
+        respond::json_body,
     },
     state::AppState,
 };
@@ -82,16 +84,31 @@ async fn get_default_addresses(
     caller: Caller,
     State(state): State<AppState>,
     Path(user_id): Path<String>,
-) -> Result<Json<DefaultAddresses>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
-    let pool = state.db.replica();
+    let key = cache::defaults_key(&user_id);
+    let generation = match state.cache.lookup(&key).await {
+        Some(Lookup::Hit(json)) => return Ok(json_body(json)),
+        Some(Lookup::Miss(generation)) => Some(generation),
+        None => None,
+    };
+    // A read that fills the cache goes to the primary: a lagging replica's answer must never be cached.
+    let pool = match generation {
+        Some(_) => state.db.primary(),
+        None => state.db.replica(),
+    };
     require_profile(pool, &user_id).await?;
     let defaults = db::addresses::find_defaults(pool, &user_id).await?;
     let pick = |is: fn(&Address) -> bool| defaults.iter().find(|a| is(a)).cloned();
-    Ok(Json(DefaultAddresses {
+    let body = DefaultAddresses {
         shipping: pick(|a| a.is_default_shipping),
         billing: pick(|a| a.is_default_billing),
-    }))
+    };
+    let json = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+    if let Some(generation) = generation {
+        state.cache.store(&key, generation, &json).await;
+    }
+    Ok(json_body(json))
 }
 
 /// Read one address of a user in its current state; a deleted one too, with `deleted_at` set.

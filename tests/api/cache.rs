@@ -184,3 +184,68 @@ async fn with_redis_hanging_requests_are_still_served_from_the_database() {
         .await;
     assert_eq!(ready.json()["checks"]["cache"]["status"], "down");
 }
+
+fn address(city: &str) -> serde_json::Value {
+    json!({
+        "recipient_name": "Ada Lovelace",
+        "line1": "12 St James's Square",
+        "city": city,
+        "postal_code": "SW1Y 4JH",
+        "country": "GB"
+    })
+}
+
+#[tokio::test]
+async fn default_addresses_are_cached_for_services_and_every_address_write_invalidates_them() {
+    let Some(redis) = redis_url() else { return };
+    let a = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let b = a.second_instance().await;
+    let user = unique_user();
+    let token = a
+        .create_profile(&user, &format!("{user}@example.com"))
+        .await;
+    let service = a.token_with("orders", &["service"], None);
+    let defaults = format!("/api/v1/users/{user}/addresses/defaults");
+
+    let created = a
+        .post_json(&format!("{ME}/addresses"), &token, &address("London"))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let first = b.get(&defaults, &service).await;
+    assert_eq!(first.json()["shipping"]["city"], "London");
+    // Cached now: the same bytes again.
+    assert_eq!(b.get(&defaults, &service).await.body, first.body);
+
+    // An edit through the other instance is visible to both at once.
+    let edited = a
+        .patch_json(
+            &format!("{ME}/addresses/{id}"),
+            &token,
+            &json!({"city": "Bath"}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK);
+    for instance in [&a, &b] {
+        let read = instance.get(&defaults, &service).await.json();
+        assert_eq!(read["shipping"]["city"], "Bath");
+        assert_eq!(read["billing"]["revision"], 2);
+    }
+
+    // Deleting the only address leaves no defaults.
+    assert_eq!(
+        a.delete(&format!("{ME}/addresses/{id}"), &token)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let none = b.get(&defaults, &service).await.json();
+    assert_eq!(none["shipping"], serde_json::Value::Null);
+
+    // Erasure: the cached defaults go with the profile.
+    b.get(&defaults, &service).await;
+    assert_eq!(a.delete(ME, &token).await.status, StatusCode::NO_CONTENT);
+    b.get(&defaults, &service)
+        .await
+        .assert_problem(404, "profile_not_found");
+}
