@@ -4,5 +4,6 @@ mod auth;
 mod conventions;
 mod health;
 mod openapi;
+mod operations;
 mod profiles;
 mod support;
