@@ -1,7 +1,10 @@
 //! Request middleware: the request id, the per-request span, log line and metrics, the request time limit;
-//! and the CORS and compression layers.
+//! and the CORS, compression and panic-catching layers.
 
-use std::time::{Duration, Instant};
+use std::{
+    any::Any,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
@@ -10,6 +13,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use tower_http::{
+    catch_panic::CatchPanicLayer,
     compression::{CompressionLayer, DefaultPredicate, Predicate, predicate::SizeAbove},
     cors::{AllowOrigin, CorsLayer},
 };
@@ -94,6 +98,16 @@ pub async fn request_context(
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     response
+}
+
+/// A handler that panics is answered like any unexpected error (500 `internal_error`, logged once with the
+/// request's span, counted) instead of with a dropped connection. The panic's payload is not logged here: it
+/// may hold values (the default panic hook still prints it to stderr).
+pub fn catch_panic() -> CatchPanicLayer<fn(Box<dyn Any + Send + 'static>) -> Response> {
+    fn answer(_payload: Box<dyn Any + Send + 'static>) -> Response {
+        ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
+    }
+    CatchPanicLayer::custom(answer as fn(Box<dyn Any + Send + 'static>) -> Response)
 }
 
 /// CORS for the configured origins only; `None` (no CORS headers at all) when none are configured.
