@@ -1,6 +1,10 @@
 //! Start-up and serving: connect, migrate, listen, and shut down gracefully on SIGTERM/SIGINT.
+//!
+//! On the signal the listener is closed at once (new connections are refused), requests in flight get up to
+//! 30 s to finish, idle keep-alive connections are closed, then the pools are closed and `serve` returns
+//! (the process exits 0).
 
-use std::time::Duration;
+use std::{future::Future, time::Duration};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -11,6 +15,8 @@ use crate::{config::Config, db::Db, http, state::AppState};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    // Handlers are registered before anything else, so a signal during start-up is a clean stop too.
+    let shutdown = shutdown_signal().context("cannot listen for shutdown signals")?;
     let db = Db::connect(&config)
         .await
         .context("cannot connect to the database")?;
@@ -34,10 +40,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         async move { verifier.warm_up().await }
     });
     let app = http::router(state);
+    http::metrics::spawn_upkeep();
 
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
+        shutdown.await;
         let _ = signal_tx.send(true);
     });
     let mut grace = signal_rx;
@@ -53,21 +60,25 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves at the first SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called, not
+/// when the future is first polled.
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut terminate, mut interrupt) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate())?,
+            signal(SignalKind::interrupt())?,
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = terminate.recv() => {},
+            _ = interrupt.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+    })
 }

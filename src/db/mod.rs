@@ -25,6 +25,36 @@ pub enum Pool {
     Postgres(PgPool),
 }
 
+/// Connection counts of one pool at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub name: &'static str,
+    /// Open connections, idle or in use.
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+impl Pool {
+    fn stats(&self, name: &'static str) -> PoolStats {
+        crate::with_pool!(self, |p| PoolStats {
+            name,
+            size: p.size(),
+            idle: u32::try_from(p.num_idle()).unwrap_or(u32::MAX),
+            max: p.options().get_max_connections(),
+        })
+    }
+
+    /// True when both handles are clones of one pool (its options live in one place).
+    fn is_same_pool(&self, other: &Pool) -> bool {
+        match (self, other) {
+            (Pool::Sqlite(a), Pool::Sqlite(b)) => std::ptr::eq(a.options(), b.options()),
+            (Pool::Postgres(a), Pool::Postgres(b)) => std::ptr::eq(a.options(), b.options()),
+            _ => false,
+        }
+    }
+}
+
 /// An open write transaction of either backend; handlers own it and commit it.
 pub enum Tx {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
@@ -148,6 +178,22 @@ impl Db {
             Pool::Sqlite(_) => "sqlite",
             Pool::Postgres(_) => "postgres",
         }
+    }
+
+    /// Connection counts of each distinct pool, for the metrics: `writer` and `reader` when they are separate
+    /// (SQLite on a file), `primary` when one pool serves both (PostgreSQL), and `replica` when configured.
+    pub fn pool_stats(&self) -> Vec<PoolStats> {
+        let mut stats = Vec::with_capacity(3);
+        if self.writer.is_same_pool(&self.reader) {
+            stats.push(self.writer.stats("primary"));
+        } else {
+            stats.push(self.writer.stats("writer"));
+            stats.push(self.reader.stats("reader"));
+        }
+        if let Some(replica) = &self.replica {
+            stats.push(replica.stats("replica"));
+        }
+        stats
     }
 
     /// Applies pending migrations of this backend.

@@ -1,16 +1,25 @@
-//! Request middleware: the request id, the per-request span and log line, and the request time limit.
+//! Request middleware: the request id, the per-request span, log line and metrics, the request time limit;
+//! and the CORS, compression and panic-catching layers.
 
-use std::time::{Duration, Instant};
+use std::{
+    any::Any,
+    time::{Duration, Instant},
+};
 
 use axum::{
     extract::{MatchedPath, Request, State},
-    http::{HeaderName, HeaderValue},
+    http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    compression::{CompressionLayer, DefaultPredicate, Predicate, predicate::SizeAbove},
+    cors::{AllowOrigin, CorsLayer},
+};
 use tracing::Instrument;
 
-use crate::http::error::ApiError;
+use crate::http::{error::ApiError, metrics};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -37,7 +46,8 @@ fn request_id_from(value: Option<&HeaderValue>) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
-/// Gives every request an id, a span carrying it, a time limit, and one log line when it is answered.
+/// Gives every request an id, a span carrying it, a time limit, and one log line and its metrics when it is
+/// answered.
 pub async fn request_context(
     State(timeout): State<Duration>,
     request: Request,
@@ -69,7 +79,14 @@ pub async fn request_context(
         .scope(request_id.clone(), run.instrument(span.clone()))
         .await;
     let status = response.status().as_u16();
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed().as_secs_f64();
+    let latency_ms = elapsed * 1000.0;
+    let method = metrics::method_label(&method);
+    ::metrics::counter!(metrics::HTTP_REQUESTS_TOTAL,
+        "method" => method, "route" => route.clone(), "status" => status.to_string())
+    .increment(1);
+    ::metrics::histogram!(metrics::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route)
+        .record(elapsed);
     span.in_scope(|| {
         if status >= 500 {
             tracing::error!(status, latency_ms, "request answered");
@@ -81,6 +98,67 @@ pub async fn request_context(
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     response
+}
+
+/// A handler that panics is answered like any unexpected error (500 `internal_error`, logged once with the
+/// request's span, counted) instead of with a dropped connection. The panic's payload is not logged here: it
+/// may hold values (the default panic hook still prints it to stderr).
+pub fn catch_panic() -> CatchPanicLayer<fn(Box<dyn Any + Send + 'static>) -> Response> {
+    fn answer(_payload: Box<dyn Any + Send + 'static>) -> Response {
+        ApiError::internal(anyhow::anyhow!("a handler panicked")).into_response()
+    }
+    CatchPanicLayer::custom(answer as fn(Box<dyn Any + Send + 'static>) -> Response)
+}
+
+/// CORS for the configured origins only; `None` (no CORS headers at all) when none are configured.
+pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
+    let origins: Vec<HeaderValue> = allowed_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    if origins.is_empty() {
+        return None;
+    }
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([
+                Method::GET,
+                Method::PUT,
+                Method::PATCH,
+                Method::POST,
+                Method::DELETE,
+            ])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::IF_MATCH,
+                header::IF_NONE_MATCH,
+                X_REQUEST_ID.clone(),
+            ])
+            .expose_headers([
+                header::ETAG,
+                header::LOCATION,
+                X_REQUEST_ID.clone(),
+                header::RETRY_AFTER,
+                header::CONTENT_DISPOSITION,
+            ])
+            // Bearer tokens, not cookies: browsers need no credentials mode.
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Gzip for bodies of 1 KiB and more when the client accepts it. Responses with an `ETag` stay as they are,
+/// so a strong validator always names one byte sequence (and they are small JSON documents anyway).
+pub fn compression() -> CompressionLayer<impl Predicate> {
+    fn has_no_etag(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
+        !headers.contains_key(header::ETAG)
+    }
+    CompressionLayer::new().compress_when(
+        DefaultPredicate::new()
+            .and(SizeAbove::new(1024))
+            .and(has_no_etag),
+    )
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ pub mod addresses;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod profiles;
@@ -15,12 +16,13 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::state::AppState;
+use crate::{config::Config, state::AppState};
 
 /// Every API route with its OpenAPI description; router and spec come from this one list, so they cannot drift.
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::routes())
+        .merge(metrics::routes())
         .merge(profiles::routes())
         .merge(addresses::routes())
         .merge(users::routes())
@@ -33,17 +35,68 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
+    // Installed before the first request, so nothing is recorded into the void.
+    metrics::handle();
     let (routes, api) = api_routes().split_for_parts();
     let api = openapi::finish(api);
-    let timeout = state.config.request_timeout;
-    routes
+    let app = routes
         .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", api))
         .fallback(error::route_not_found)
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .method_not_allowed_fallback(error::method_not_allowed);
+    with_layers(app, &state.config).with_state(state)
+}
+
+/// The layers every route gets. Outermost first: CORS (so every answer, timeouts included, carries its
+/// headers), the request context (id, span, time limit, log line, metrics), panics answered as 500, gzip for
+/// large bodies, the body size limit.
+fn with_layers(app: Router<AppState>, config: &Config) -> Router<AppState> {
+    app.layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(middleware::compression())
+        .layer(middleware::catch_panic())
         .layer(axum::middleware::from_fn_with_state(
-            timeout,
+            config.request_timeout,
             middleware::request_context,
         ))
-        .with_state(state)
+        .layer(tower::util::option_layer(middleware::cors(
+            &config.cors_allowed_origins,
+        )))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::{body::Body, http::Request, routing::get};
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::db::Db;
+
+    async fn explode() -> &'static str {
+        panic!("a value that must not be logged")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_is_answered_500_internal_error_with_its_request_id() {
+        let config = Config::from_vars([("DATABASE_URL", "sqlite::memory:")]).unwrap();
+        let db = Db::connect(&config).await.unwrap();
+        let app = with_layers(Router::new().route("/explode", get(explode)), &config)
+            .with_state(AppState::new(config, db));
+
+        let request = Request::get("/explode")
+            .header("x-request-id", "panic-1")
+            .body(Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        assert_eq!(response.headers()["x-request-id"], "panic-1");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["code"], "internal_error");
+        assert_eq!(body["request_id"], "panic-1");
+    }
 }

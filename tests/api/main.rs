@@ -7,6 +7,7 @@ mod cache;
 mod conventions;
 mod health;
 mod openapi;
+mod operations;
 mod profiles;
 mod replica;
 mod service_reads;

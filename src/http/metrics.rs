@@ -1,0 +1,148 @@
+//! `GET /metrics`: Prometheus text exposition of the process-wide `metrics` recorder.
+//!
+//! Series are emitted through the `metrics` facade wherever they happen (HTTP in `middleware`, auth in `auth/`,
+//! the cache in its module); this module installs the recorder once, describes every series, and refreshes the
+//! database pool gauges at scrape time. The endpoint has no auth: keep it off the public ingress.
+
+use std::{sync::OnceLock, time::Duration};
+
+use axum::{
+    extract::State,
+    http::{HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use metrics::Unit;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::state::AppState;
+
+/// Requests answered, by `method`, `route` (the template, `unmatched` for unknown paths) and `status`.
+pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
+/// Time to answer a request, in seconds, by `method` and `route`.
+pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
+/// Open connections of a database pool, by `pool` and `state` (`idle` or `in_use`).
+pub const DB_POOL_CONNECTIONS: &str = "db_pool_connections";
+/// The most connections a database pool may open, by `pool`.
+pub const DB_POOL_MAX_CONNECTIONS: &str = "db_pool_max_connections";
+/// Token verifications, by `method` (`local`, `jwks`, `remote`) and `outcome` (`valid`, `invalid`, `expired`,
+/// `unavailable`, ...); emitted by `auth/`.
+pub const AUTH_VERIFICATIONS_TOTAL: &str = "auth_verifications_total";
+/// The remote-verification circuit breaker: 0 closed, 1 half-open, 2 open; emitted by `auth/`.
+pub const AUTH_BREAKER_STATE: &str = "auth_breaker_state";
+/// Profile read-cache lookups, by `outcome` (`hit`, `miss`, `error`); emitted by the cache.
+pub const CACHE_REQUESTS_TOTAL: &str = "cache_requests_total";
+
+/// Latency buckets for a service whose requests take 1 ms to 1 s; the tail up to 10 s shows trouble.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The `Content-Type` of the Prometheus text format.
+const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(render_metrics))
+}
+
+/// The process-wide recorder's handle, installed on first use (every router calls this, tests build many).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(HTTP_REQUEST_DURATION_SECONDS.into()),
+                LATENCY_BUCKETS,
+            )
+            .expect("the latency buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("another metrics recorder is installed; /metrics will stay empty");
+        }
+        describe();
+        handle
+    })
+}
+
+/// Drains histogram samples into their buckets every few seconds, so memory stays flat between scrapes.
+pub fn spawn_upkeep() {
+    let handle = handle().clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
+/// `# HELP` lines for every series the service emits, including those other modules record.
+fn describe() {
+    metrics::describe_counter!(
+        HTTP_REQUESTS_TOTAL,
+        "HTTP requests answered, by method, route template and status"
+    );
+    metrics::describe_histogram!(
+        HTTP_REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Time to answer an HTTP request, by method and route template"
+    );
+    metrics::describe_gauge!(
+        DB_POOL_CONNECTIONS,
+        "Open database connections, by pool (primary|writer|reader|replica) and state (idle|in_use)"
+    );
+    metrics::describe_gauge!(
+        DB_POOL_MAX_CONNECTIONS,
+        "Maximum connections of each database pool"
+    );
+    metrics::describe_counter!(
+        AUTH_VERIFICATIONS_TOTAL,
+        "Bearer token verifications, by method and outcome"
+    );
+    metrics::describe_gauge!(
+        AUTH_BREAKER_STATE,
+        "Auth-service circuit breaker: 0 closed, 1 half-open, 2 open"
+    );
+    metrics::describe_counter!(
+        CACHE_REQUESTS_TOTAL,
+        "Profile read-cache lookups, by outcome (hit|miss|error)"
+    );
+}
+
+/// The metric `method` label: the standard methods by name, anything else as `other` (labels stay bounded).
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Prometheus metrics of this process (text format). Not for the public internet: expose it only to the
+/// scraper's network.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
+        content_type = "text/plain; version=0.0.4", body = String)))]
+async fn render_metrics(State(state): State<AppState>) -> Response {
+    for pool in state.db.pool_stats() {
+        let in_use = pool.size.saturating_sub(pool.idle);
+        metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool.name, "state" => "idle")
+            .set(f64::from(pool.idle));
+        metrics::gauge!(DB_POOL_CONNECTIONS, "pool" => pool.name, "state" => "in_use")
+            .set(f64::from(in_use));
+        metrics::gauge!(DB_POOL_MAX_CONNECTIONS, "pool" => pool.name).set(f64::from(pool.max));
+    }
+    let body = handle().render();
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+        body,
+    )
+        .into_response()
+}

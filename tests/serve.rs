@@ -1,0 +1,370 @@
+//! The real binary on a real socket: graceful shutdown on SIGTERM, the request time limit as seen by a client,
+//! and the JSON log lines on stdout. Runs on SQLite, or on a fresh PostgreSQL schema when
+//! `TEST_DATABASE_URL` is set.
+
+use std::{
+    io::{BufRead, BufReader, Read, Write},
+    net::{Shutdown, TcpListener, TcpStream},
+    process::{Child, Command, Stdio},
+    sync::mpsc::{Receiver, RecvTimeoutError, channel},
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+use user_profile_service::auth::jwt::{Claims, mint_hs256, unix_now};
+
+const SECRET: &str = "serve-test-secret-0123456789abcdef0123";
+
+/// A running `user-profile-service serve`, killed on drop if the test did not stop it.
+struct Server {
+    child: Child,
+    port: u16,
+    stdout: Receiver<String>,
+    /// Every stdout line read so far.
+    seen: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(vars: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let database_url = match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        {
+            Some(url) => postgres_schema_url(&url),
+            None => format!("sqlite:{}?mode=rwc", dir.path().join("serve.db").display()),
+        };
+        let mut command = Command::new(env!("CARGO_BIN_EXE_user-profile-service"));
+        command
+            .arg("serve")
+            // Only what is set here: no `.env`, no variables of the developer's shell.
+            .env_clear()
+            .current_dir(dir.path())
+            .envs([
+                ("APP_ENV", "development"),
+                ("HOST", "127.0.0.1"),
+                ("PORT", &port.to_string()),
+                ("DATA_DIR", &dir.path().display().to_string()),
+                ("DATABASE_URL", &database_url),
+                ("JWT_SECRET", SECRET),
+                ("LOG_FORMAT", "json"),
+                ("RUST_LOG", "info"),
+            ])
+            .envs(vars.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = command.spawn().expect("the binary starts");
+        let (tx, stdout) = channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut server = Server {
+            child,
+            port,
+            stdout,
+            seen: Vec::new(),
+            _dir: dir,
+        };
+        server.wait_until_healthy();
+        server
+    }
+
+    /// Polls `GET /health` until it answers 200 (bounded).
+    fn wait_until_healthy(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the server exited during start-up: {status}");
+            }
+            if let Ok(response) = self.try_get("/health") {
+                if response.starts_with("HTTP/1.1 200") {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "/health did not answer in 60 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn connect(&self) -> std::io::Result<TcpStream> {
+        let stream = TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        Ok(stream)
+    }
+
+    fn try_get(&self, path: &str) -> std::io::Result<String> {
+        let mut stream = self.connect()?;
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    }
+
+    /// Waits (bounded) for a JSON log line that satisfies `wanted`, and returns it.
+    fn wait_for_log(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        if let Some(line) = self.seen.iter().filter_map(|l| json(l)).find(|l| wanted(l)) {
+            return line;
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Some(value) = json(&line).filter(|v| wanted(v)) {
+                        return value;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!("no log line {what} in 20 s"),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("stdout closed before a log line {what}")
+                }
+            }
+        }
+    }
+
+    fn send_signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits (bounded) for the process to exit and returns its status.
+    fn wait_for_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "still running after {limit:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Everything the process wrote to stdout (after it exited, or so far).
+    fn all_output(&mut self) -> String {
+        while let Ok(line) = self.stdout.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(line);
+        }
+        self.seen.join("\n")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn json(line: &str) -> Option<Value> {
+    serde_json::from_str(line).ok()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A URL whose connections use a new, empty schema of their own.
+fn postgres_schema_url(url: &str) -> String {
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+    });
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+fn token(sub: &str) -> String {
+    let claims = Claims {
+        sub: sub.into(),
+        exp: unix_now() + 600,
+        nbf: None,
+        iat: Some(unix_now()),
+        roles: vec!["user".into()],
+        scope: None,
+        iss: None,
+        aud: None,
+    };
+    mint_hs256(SECRET, &claims).unwrap()
+}
+
+/// Reads until the end of one response head (`\r\n\r\n`); returns the head.
+fn read_head(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).expect("the head arrives");
+        assert_eq!(n, 1, "connection closed inside a response head: {head:?}");
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// Splits a complete HTTP/1.1 response into its status, head and body, checking the body is whole.
+fn parse_response(raw: &[u8]) -> (u16, String, Vec<u8>) {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete head");
+    let head = String::from_utf8(raw[..split].to_vec()).unwrap();
+    let body = raw[split + 4..].to_vec();
+    let status = head[9..12].parse().unwrap();
+    let length: usize = header(&head, "content-length")
+        .expect("content-length")
+        .parse()
+        .unwrap();
+    assert_eq!(body.len(), length, "the body arrived whole");
+    (status, head, body)
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (k, v) = line.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish_refuses_new_connections_and_exits_0() {
+    let mut server = Server::start(&[]);
+    let serving = server.wait_for_log("about serving", |l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("serving"))
+    });
+    let backend = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(serving["database"], backend);
+    let token = token("shutdown-u1");
+    let body = br#"{"email": "shutdown.canary@example.com", "display_name": "Shutdown"}"#;
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut stream = server.connect().unwrap();
+    write!(
+        stream,
+        "PUT /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nExpect: 100-continue\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // `100 Continue` comes when the handler starts reading the body: the request is in flight.
+    let interim = read_head(&mut stream);
+    assert!(interim.starts_with("HTTP/1.1 100"), "{interim}");
+    stream.write_all(first).unwrap();
+
+    server.send_signal("-TERM");
+    server.wait_for_log("about the shutdown signal", |l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("shutdown signal received"))
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while server.connect().is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "new connections are still accepted 10 s after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    stream.write_all(rest).unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let _ = stream.shutdown(Shutdown::Both);
+
+    let (status, head, body) = parse_response(&raw);
+    assert_eq!(status, 201, "{head}");
+    let profile: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(profile["user_id"], "shutdown-u1");
+    assert_eq!(profile["email"], "shutdown.canary@example.com");
+    let exit = server.wait_for_exit(Duration::from_secs(30));
+    assert!(exit.success(), "exit status {exit}");
+
+    let request_id = header(&head, "x-request-id").unwrap().to_string();
+    let line = server.wait_for_log("for the PUT", |l| {
+        l["message"] == "request answered" && l["span"]["request_id"] == request_id.as_str()
+    });
+    assert_eq!(line["status"], 201);
+    assert_eq!(line["span"]["method"], "PUT");
+    assert_eq!(line["span"]["route"], "/api/v1/profiles/me");
+    assert_eq!(line["span"]["user_id"], "shutdown-u1");
+    assert!(line["latency_ms"].is_number());
+    server.wait_for_log("saying it stopped", |l| l["message"] == "stopped");
+    let output = server.all_output();
+    assert!(!output.contains("shutdown.canary"), "{output}");
+    assert!(!output.contains(&token), "{output}");
+    assert!(!output.contains(SECRET), "{output}");
+}
+
+#[test]
+fn sigint_stops_an_idle_server_with_status_0() {
+    let mut server = Server::start(&[]);
+
+    server.send_signal("-INT");
+
+    let exit = server.wait_for_exit(Duration::from_secs(30));
+    assert!(exit.success(), "exit status {exit}");
+    server.wait_for_log("saying it stopped", |l| l["message"] == "stopped");
+}
+
+#[test]
+fn a_client_whose_request_outlives_the_time_limit_receives_a_503_problem() {
+    let server = Server::start(&[("REQUEST_TIMEOUT_SECONDS", "1")]);
+    let token = token("timeout-u1");
+    let mut stream = server.connect().unwrap();
+
+    // Half a body, then silence: the handler waits for the rest until the limit cuts it off.
+    write!(
+        stream,
+        "PUT /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"email\": \"slow@example.com\","
+    )
+    .unwrap();
+    let head = read_head(&mut stream);
+
+    assert!(head.starts_with("HTTP/1.1 503"), "{head}");
+    assert_eq!(
+        header(&head, "content-type"),
+        Some("application/problem+json")
+    );
+    assert_eq!(header(&head, "retry-after"), Some("1"));
+    let length: usize = header(&head, "content-length").unwrap().parse().unwrap();
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    let problem: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(problem["code"], "request_timeout");
+    assert_eq!(
+        problem["request_id"],
+        header(&head, "x-request-id").unwrap()
+    );
+}
