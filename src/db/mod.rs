@@ -5,6 +5,8 @@
 //! (see docs/architecture.md for why this beats `sqlx::Any` and generic `<DB>` functions).
 
 pub mod audit;
+pub mod export;
+pub mod preferences;
 pub mod profiles;
 
 use std::{str::FromStr, time::Duration};

@@ -1,12 +1,16 @@
 //! HTTP transport: the router, extractors, middleware, errors, and one module per resource.
 
+pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod middleware;
 pub mod openapi;
+pub mod preferences;
+pub mod privacy;
 pub mod profiles;
 pub mod respond;
+pub mod users_preferences;
 
 use axum::{Router, extract::DefaultBodyLimit};
 use utoipa::OpenApi;
@@ -20,6 +24,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(health::routes())
         .merge(profiles::routes())
+        .merge(preferences::routes())
+        .merge(privacy::routes())
+        .merge(users_preferences::routes())
+        .merge(admin::routes())
 }
 
 /// The OpenAPI document served at `/api-docs/openapi.json`.

@@ -22,6 +22,10 @@ use crate::http::error::{FieldError, ProblemDetails};
     components(schemas(ProblemDetails, FieldError)),
     tags(
         (name = "profiles", description = "The caller's own profile"),
+        (name = "preferences", description = "The caller's notification opt-ins, language, currency, cart and recommendation settings"),
+        (name = "privacy", description = "Export of everything held about the caller (erasure is `DELETE /api/v1/profiles/me`)"),
+        (name = "users", description = "Reads by other services, by `user_id`"),
+        (name = "admin", description = "Support actions and the audit trail; role `admin` only"),
         (name = "operations", description = "Probes for operators"),
     )
 )]
