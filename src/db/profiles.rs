@@ -194,17 +194,23 @@ pub async fn search(pool: &Pool, search: &Search) -> Result<Vec<ProfileSummary>,
         "SELECT user_id, email, display_name, first_name, last_name, status, created_at, updated_at \
          FROM profiles WHERE 1 = 1",
     );
+    // With `q`, SQLite would rather walk the primary key in order than merge four index ranges; `+user_id`
+    // takes the key out of the running, so it picks the MULTI-INDEX OR plan (docs/admin-search.md).
+    let q = search
+        .q
+        .as_deref()
+        .map(normalize_name)
+        .filter(|q| !q.is_empty());
+    let key = match pool {
+        Pool::Sqlite(_) if q.is_some() => "+user_id",
+        _ => "user_id",
+    };
     let mut binds: Vec<String> = Vec::new();
     let mut param = |value: String| {
         binds.push(value);
         format!("${}", binds.len())
     };
-    if let Some(q) = search
-        .q
-        .as_deref()
-        .map(normalize_name)
-        .filter(|q| !q.is_empty())
-    {
+    if let Some(q) = q {
         let upper = prefix_upper_bound(&q);
         let lo = param(q);
         let hi = upper.map(&mut param);
@@ -228,11 +234,14 @@ pub async fn search(pool: &Pool, search: &Search) -> Result<Vec<ProfileSummary>,
     }
     if let Some(after) = &search.after_user_id {
         let p = param(after.clone());
-        sql.push_str(&format!(" AND user_id > {p}"));
+        sql.push_str(&format!(" AND {key} > {p}"));
     }
-    sql.push_str(&format!(" ORDER BY user_id LIMIT {}", search.limit));
+    sql.push_str(&format!(" ORDER BY {key} LIMIT {}", search.limit));
+    // Not a cached prepared statement: PostgreSQL then plans each search with its actual prefix (index ranges
+    // for a rare one, a primary-key walk for a common one) instead of settling on one generic plan.
     with_pool!(pool, |c| {
-        let mut query = sqlx::query_as::<_, ProfileSummary>(sqlx::AssertSqlSafe(sql.clone()));
+        let mut query =
+            sqlx::query_as::<_, ProfileSummary>(sqlx::AssertSqlSafe(sql.clone())).persistent(false);
         for value in &binds {
             query = query.bind(value);
         }

@@ -24,11 +24,11 @@ pub struct PreferenceSettings {
     pub notifications: Notifications,
     /// BCP 47 language tag for messages; `null` means "use the profile's `locale`".
     #[validate(custom(function = "language_tag"))]
-    #[schema(max_length = 35, example = "de-DE")]
+    #[schema(required = true, max_length = 35, example = "de-DE")]
     pub language: Option<String>,
     /// ISO 4217 code (upper case) for prices; `null` means "the shop's default".
     #[validate(custom(function = "currency_code"))]
-    #[schema(min_length = 3, max_length = 3, example = "EUR")]
+    #[schema(required = true, min_length = 3, max_length = 3, example = "EUR")]
     pub currency: Option<String>,
     pub cart: CartSettings,
     #[validate(nested)]
@@ -122,6 +122,12 @@ impl Default for Notifications {
 /// A request body for PUT, or the target of a merge patch: every field optional, missing or `null` = default.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "notifications": {"email": {"marketing": true}, "sms": {"order_updates": true}},
+    "language": "de-DE",
+    "currency": "EUR",
+    "recommendations": {"personalized": true, "favorite_categories": ["books", "garden"]}
+}))]
 pub struct PreferencesInput {
     pub notifications: Option<NotificationsInput>,
     /// BCP 47 language tag, or `null` to follow the profile's `locale`.
@@ -221,7 +227,7 @@ pub struct Preferences {
     pub version: i64,
     /// When the user last changed them; `null` while the defaults apply.
     #[serde(with = "time::serde::rfc3339::option")]
-    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(value_type = Option<String>, format = DateTime, required = true)]
     pub updated_at: Option<OffsetDateTime>,
 }
 

@@ -174,6 +174,39 @@ async fn list_profiles_filters_by_status() {
 }
 
 #[tokio::test]
+async fn list_profiles_pages_through_search_results_with_the_cursor() {
+    let app = TestApp::spawn().await;
+    for sub in ["m1", "m2", "m3", "x1"] {
+        create(
+            &app,
+            sub,
+            json!({"email": format!("{sub}@example.com"), "display_name": "Match"}),
+        )
+        .await;
+    }
+    app.patch_json(
+        &format!("{PROFILES}/x1"),
+        &admin(&app),
+        &json!({"display_name": "Other"}),
+    )
+    .await;
+    let token = admin(&app);
+
+    let mut seen = Vec::new();
+    let mut path = format!("{PROFILES}?q=match&limit=2");
+    loop {
+        let page = app.get(&path, &token).await.json();
+        seen.extend(user_ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => path = format!("{PROFILES}?q=match&limit=2&cursor={c}"),
+            None => break,
+        }
+    }
+
+    assert_eq!(seen, ["m1", "m2", "m3"]);
+}
+
+#[tokio::test]
 async fn list_profiles_refuses_a_bad_status_limit_or_cursor_with_422_naming_the_parameter() {
     let app = TestApp::spawn().await;
     let token = admin(&app);
