@@ -73,8 +73,8 @@ pub struct AdminProfileView {
 }
 
 /// The profile fields an admin may change: those of a user's own PATCH, plus `status`.
+// Only documents the body: the handler takes `status` out of the merge patch and applies the rest to ProfileInput.
 #[derive(Debug, Serialize, ToSchema)]
-#[allow(dead_code)] // documents the body; the handler reads it as a merge patch
 pub struct AdminProfilePatch {
     #[serde(flatten)]
     pub profile: ProfileInput,
