@@ -6,6 +6,8 @@
 
 pub mod addresses;
 pub mod audit;
+pub mod export;
+pub mod preferences;
 pub mod profiles;
 
 use std::{str::FromStr, time::Duration};

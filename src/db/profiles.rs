@@ -4,7 +4,7 @@ use time::OffsetDateTime;
 
 use crate::{
     db::{Pool, Tx},
-    domain::profile::{Profile, ProfileInput, normalize_email},
+    domain::profile::{Profile, ProfileInput, ProfileSummary, normalize_email, normalize_name},
     with_pool, with_tx,
 };
 
@@ -58,8 +58,9 @@ pub async fn insert(
 ) -> Result<Profile, sqlx::Error> {
     const SQL: &str = concat!(
         "INSERT INTO profiles (user_id, email, email_normalized, display_name, first_name, last_name, phone, \
-         date_of_birth, locale, timezone, avatar_url, status, version, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', 1, $12, $12) RETURNING ",
+         date_of_birth, locale, timezone, avatar_url, status, version, created_at, updated_at, \
+         display_name_lower, first_name_lower, last_name_lower) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'active', 1, $12, $12, $13, $14, $15) RETURNING ",
         columns!()
     );
     let email = input.email.as_deref().unwrap_or_default();
@@ -77,6 +78,11 @@ pub async fn insert(
             .bind(&input.timezone)
             .bind(&input.avatar_url)
             .bind(now)
+            .bind(normalize_name(
+                input.display_name.as_deref().unwrap_or_default(),
+            ))
+            .bind(input.first_name.as_deref().map(normalize_name))
+            .bind(input.last_name.as_deref().map(normalize_name))
             .fetch_one(c)
             .await
     })
@@ -89,10 +95,22 @@ pub async fn update(
     input: &ProfileInput,
     now: OffsetDateTime,
 ) -> Result<Profile, sqlx::Error> {
+    update_with_status(tx, user_id, input, None, now).await
+}
+
+/// Replaces the writable fields, and `status` when given (admins), with one version bump.
+pub async fn update_with_status(
+    tx: &mut Tx,
+    user_id: &str,
+    input: &ProfileInput,
+    status: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Profile, sqlx::Error> {
     const SQL: &str = concat!(
         "UPDATE profiles SET email = $2, email_normalized = $3, display_name = $4, first_name = $5, last_name = $6, \
          phone = $7, date_of_birth = $8, locale = $9, timezone = $10, avatar_url = $11, version = version + 1, \
-         updated_at = $12 WHERE user_id = $1 RETURNING ",
+         updated_at = $12, display_name_lower = $13, first_name_lower = $14, last_name_lower = $15, \
+         status = COALESCE($16, status) WHERE user_id = $1 RETURNING ",
         columns!()
     );
     let email = input.email.as_deref().unwrap_or_default();
@@ -110,6 +128,12 @@ pub async fn update(
             .bind(&input.timezone)
             .bind(&input.avatar_url)
             .bind(now)
+            .bind(normalize_name(
+                input.display_name.as_deref().unwrap_or_default(),
+            ))
+            .bind(input.first_name.as_deref().map(normalize_name))
+            .bind(input.last_name.as_deref().map(normalize_name))
+            .bind(status)
             .fetch_one(c)
             .await
     })
@@ -143,4 +167,120 @@ pub async fn delete(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
         .await
         .map(|r| r.rows_affected()))?;
     Ok(result > 0)
+}
+
+/// Filters of the admin search.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Case-insensitive prefix of the email, display name, first name or last name.
+    pub q: Option<String>,
+    /// `active` or `suspended`.
+    pub status: Option<String>,
+    /// Keyset position: only profiles whose `user_id` sorts after this one.
+    pub after_user_id: Option<String>,
+    pub limit: u32,
+}
+
+/// One page of profiles matching `search`, ordered by `user_id`.
+///
+/// The prefix match is a range condition (`col >= q AND col < next(q)`) on lower-cased columns, so a btree
+/// index serves each alternative; PostgreSQL compares them in the "C" collation (see migration 0003).
+pub async fn search(pool: &Pool, search: &Search) -> Result<Vec<ProfileSummary>, sqlx::Error> {
+    let email = match pool {
+        Pool::Sqlite(_) => "email_normalized",
+        Pool::Postgres(_) => "email_normalized COLLATE \"C\"",
+    };
+    let mut sql = String::from(
+        "SELECT user_id, email, display_name, first_name, last_name, status, created_at, updated_at \
+         FROM profiles WHERE 1 = 1",
+    );
+    // With `q`, SQLite would rather walk the primary key in order than merge four index ranges; `+user_id`
+    // takes the key out of the running, so it picks the MULTI-INDEX OR plan (docs/admin-search.md).
+    let q = search
+        .q
+        .as_deref()
+        .map(normalize_name)
+        .filter(|q| !q.is_empty());
+    let key = match pool {
+        Pool::Sqlite(_) if q.is_some() => "+user_id",
+        _ => "user_id",
+    };
+    let mut binds: Vec<String> = Vec::new();
+    let mut param = |value: String| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    if let Some(q) = q {
+        let upper = prefix_upper_bound(&q);
+        let lo = param(q);
+        let hi = upper.map(&mut param);
+        let terms: Vec<String> = [
+            email,
+            "display_name_lower",
+            "first_name_lower",
+            "last_name_lower",
+        ]
+        .iter()
+        .map(|col| match &hi {
+            Some(hi) => format!("({col} >= {lo} AND {col} < {hi})"),
+            None => format!("{col} >= {lo}"),
+        })
+        .collect();
+        sql.push_str(&format!(" AND ({})", terms.join(" OR ")));
+    }
+    if let Some(status) = &search.status {
+        let p = param(status.clone());
+        sql.push_str(&format!(" AND status = {p}"));
+    }
+    if let Some(after) = &search.after_user_id {
+        let p = param(after.clone());
+        sql.push_str(&format!(" AND {key} > {p}"));
+    }
+    sql.push_str(&format!(" ORDER BY {key} LIMIT {}", search.limit));
+    // Not a cached prepared statement: PostgreSQL then plans each search with its actual prefix (index ranges
+    // for a rare one, a primary-key walk for a common one) instead of settling on one generic plan.
+    with_pool!(pool, |c| {
+        let mut query =
+            sqlx::query_as::<_, ProfileSummary>(sqlx::AssertSqlSafe(sql.clone())).persistent(false);
+        for value in &binds {
+            query = query.bind(value);
+        }
+        query.fetch_all(c).await
+    })
+}
+
+/// The smallest string greater than every string that starts with `prefix`, in code point order; `None` when
+/// there is none (a prefix of only U+10FFFF characters).
+pub fn prefix_upper_bound(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (last as u32 + 1..=char::MAX as u32).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_upper_bound;
+
+    #[test]
+    fn prefix_upper_bound_is_the_next_string_after_every_extension() {
+        assert_eq!(prefix_upper_bound("ada").as_deref(), Some("adb"));
+        assert_eq!(
+            prefix_upper_bound("a\u{d7ff}").as_deref(),
+            Some("a\u{e000}")
+        );
+        assert_eq!(prefix_upper_bound("a\u{10ffff}").as_deref(), Some("b"));
+        assert_eq!(prefix_upper_bound("\u{10ffff}"), None);
+        let hi = prefix_upper_bound("zoë").unwrap();
+        for s in ["zoë", "zoë smith", "zoë\u{10ffff}"] {
+            assert!(s >= "zoë" && s < hi.as_str(), "{s}");
+        }
+        assert_eq!(hi, "zoì");
+        assert!("zoëz" < hi.as_str() && "zoí" >= hi.as_str() && "zoe" < "zoë");
+    }
 }

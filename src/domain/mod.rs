@@ -7,5 +7,7 @@ pub mod currency;
 pub mod locale;
 pub mod phone;
 pub mod postal;
+pub mod preferences;
+pub mod privacy;
 pub mod profile;
 pub mod timezone;

@@ -55,6 +55,30 @@ pub struct Profile {
     pub updated_at: OffsetDateTime,
 }
 
+/// A profile as the admin search lists it: enough to recognise the user; the full record is an audited read.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct ProfileSummary {
+    #[schema(example = "u-42")]
+    pub user_id: String,
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    #[schema(example = "Ada")]
+    pub display_name: String,
+    #[schema(example = "Ada")]
+    pub first_name: Option<String>,
+    #[schema(example = "Lovelace")]
+    pub last_name: Option<String>,
+    /// `active` or `suspended`.
+    #[schema(example = "active")]
+    pub status: String,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: OffsetDateTime,
+}
+
 /// The fields a user writes with PUT (all of them) or PATCH (a merge patch over them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -128,6 +152,11 @@ impl ProfileInput {
 /// Lower-cased email used for the case-insensitive uniqueness rule.
 pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
+}
+
+/// Lower-cased name used by the admin search's case-insensitive prefix match.
+pub fn normalize_name(name: &str) -> String {
+    name.trim().to_lowercase()
 }
 
 fn parse_date(raw: &str) -> Option<Date> {

@@ -1,15 +1,19 @@
 //! HTTP transport: the router, extractors, middleware, errors, and one module per resource.
 
 pub mod addresses;
+pub mod admin;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod preferences;
+pub mod privacy;
 pub mod profiles;
 pub mod respond;
 pub mod users;
+pub mod users_preferences;
 
 use axum::{Router, extract::DefaultBodyLimit};
 use utoipa::OpenApi;
@@ -26,6 +30,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(profiles::routes())
         .merge(addresses::routes())
         .merge(users::routes())
+        .merge(preferences::routes())
+        .merge(privacy::routes())
+        .merge(users_preferences::routes())
+        .merge(admin::routes())
 }
 
 /// The OpenAPI document served at `/api-docs/openapi.json`.

@@ -23,7 +23,10 @@ use crate::http::error::{FieldError, ProblemDetails};
     tags(
         (name = "profiles", description = "The caller's own profile"),
         (name = "addresses", description = "The caller's own shipping and billing addresses, each change an immutable revision"),
-        (name = "service reads", description = "Other services read a user's data by `user_id` (role `service` or `admin`, or scope `addresses:read`)"),
+        (name = "service reads", description = "Other services read a user's data by `user_id` (role `service` or `admin`, the matching scope, or the user)"),
+        (name = "preferences", description = "The caller's notification opt-ins, language, currency, cart and recommendation settings"),
+        (name = "privacy", description = "Export of everything held about the caller (erasure is `DELETE /api/v1/profiles/me`)"),
+        (name = "admin", description = "Support actions and the audit trail; role `admin` only"),
         (name = "operations", description = "Probes for operators"),
     )
 )]

@@ -1,6 +1,7 @@
 //! The one integration test binary: every suite drives the real router over a fresh database.
 
 mod addresses;
+mod admin;
 mod auth;
 mod auth_remote;
 mod cache;
@@ -8,6 +9,8 @@ mod conventions;
 mod health;
 mod openapi;
 mod operations;
+mod preferences;
+mod privacy;
 mod profiles;
 mod replica;
 mod service_reads;

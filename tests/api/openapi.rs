@@ -34,6 +34,16 @@ const EXPECTED: &[(&str, &str)] = &[
         "get",
         "/api/v1/users/{user_id}/addresses/{address_id}/revisions/{revision}",
     ),
+    ("get", "/api/v1/profiles/me/preferences"),
+    ("put", "/api/v1/profiles/me/preferences"),
+    ("patch", "/api/v1/profiles/me/preferences"),
+    ("get", "/api/v1/profiles/me/export"),
+    ("get", "/api/v1/users/{user_id}/preferences"),
+    ("get", "/api/v1/admin/profiles"),
+    ("get", "/api/v1/admin/profiles/{user_id}"),
+    ("patch", "/api/v1/admin/profiles/{user_id}"),
+    ("delete", "/api/v1/admin/profiles/{user_id}"),
+    ("get", "/api/v1/admin/audit-events"),
 ];
 
 #[tokio::test]
