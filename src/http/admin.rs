@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Caller,
-    db,
+    cache, db,
     domain::{
         audit::{AuditEvent, changed_fields},
         preferences::Preferences,
@@ -275,6 +275,10 @@ async fn admin_patch_profile(
         .await?;
     }
     tx.commit().await?;
+    state
+        .cache
+        .invalidate(&[cache::profile_key(&user_id)])
+        .await;
     Ok(with_etag(
         StatusCode::OK,
         profile.version,
@@ -310,6 +314,7 @@ async fn admin_delete_profile(
     db::profiles::delete(&mut tx, &user_id).await?;
     db::audit::record(&mut tx, &caller.audit("profile.deleted", &user_id, vec![])).await?;
     tx.commit().await?;
+    state.cache.invalidate(&cache::user_keys(&user_id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -313,6 +313,12 @@ async fn admin_get_profile_returns_profile_preferences_and_addresses_and_records
         &json!({"currency": "GBP"}),
     )
     .await;
+    let address = json!({"recipient_name": "A", "line1": "1 Main St", "city": "Leeds",
+                         "postal_code": "LS1 1AA", "country": "GB"});
+    let created = app
+        .post_json("/api/v1/profiles/me/addresses", &user, &address)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
     let token = admin(&app);
 
     let response = app.get(&format!("{PROFILES}/u1"), &token).await;
@@ -322,7 +328,8 @@ async fn admin_get_profile_returns_profile_preferences_and_addresses_and_records
     let view = response.json();
     assert_eq!(view["profile"]["email"], "a@example.com");
     assert_eq!(view["preferences"]["currency"], "GBP");
-    assert_eq!(view["addresses"], json!([]));
+    assert_eq!(view["addresses"][0]["city"], "Leeds");
+    assert_eq!(view["addresses"][0]["revisions"][0]["revision"], 1);
     let events = all_events(&app, "user_id=u1&action=profile.admin_viewed").await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0]["actor_id"], "ops");

@@ -249,3 +249,33 @@ async fn default_addresses_are_cached_for_services_and_every_address_write_inval
         .await
         .assert_problem(404, "profile_not_found");
 }
+
+#[tokio::test]
+async fn an_admin_suspension_or_erasure_reaches_cached_reads_at_once() {
+    let Some(redis) = redis_url() else { return };
+    let app = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let user = unique_user();
+    let token = app
+        .create_profile(&user, &format!("{user}@example.com"))
+        .await;
+    let admin = app.token_with("ops", &["admin"], None);
+    app.get(ME, &token).await;
+
+    let suspended = app
+        .patch_json(
+            &format!("/api/v1/admin/profiles/{user}"),
+            &admin,
+            &json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(suspended.status, StatusCode::OK);
+    assert_eq!(app.get(ME, &token).await.json()["status"], "suspended");
+
+    let erased = app
+        .delete(&format!("/api/v1/admin/profiles/{user}"), &admin)
+        .await;
+    assert_eq!(erased.status, StatusCode::NO_CONTENT);
+    app.get(ME, &token)
+        .await
+        .assert_problem(404, "profile_not_found");
+}
