@@ -11,9 +11,6 @@ use redis::{AsyncCommands, Script, aio::ConnectionManager};
 
 use crate::config::Config;
 
-/// Longest a request waits for Redis before going to the database instead.
-const OP_TIMEOUT: Duration = Duration::from_millis(50);
-
 /// The cache, or nothing when `REDIS_URL` is unset.
 #[derive(Clone, Default)]
 pub struct Cache {
@@ -23,6 +20,8 @@ pub struct Cache {
 struct Redis {
     conn: ConnectionManager,
     ttl_secs: u64,
+    /// Longest a request waits for Redis before going to the database instead.
+    timeout: Duration,
     store_if_current: Script,
 }
 
@@ -49,7 +48,8 @@ impl Cache {
         let client = redis::Client::open(url.expose())?;
         let manager_config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_millis(200)))
-            .set_response_timeout(Some(OP_TIMEOUT))
+            // The longest budget (invalidation); reads enforce their shorter one themselves.
+            .set_response_timeout(Some(config.redis_timeout * 10))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)?;
@@ -62,6 +62,7 @@ impl Cache {
             redis: Some(Arc::new(Redis {
                 conn,
                 ttl_secs: config.redis_cache_ttl.as_secs().max(1),
+                timeout: config.redis_timeout,
                 store_if_current,
             })),
         })
@@ -77,7 +78,7 @@ impl Cache {
         let mut conn = redis.conn.clone();
         let keys = [entry_key(key), generation_key(key)];
         let found: (Option<Vec<u8>>, Option<String>) =
-            within("lookup", OP_TIMEOUT, conn.mget(&keys)).await?;
+            within("lookup", redis.timeout, conn.mget(&keys)).await?;
         let outcome = if found.0.is_some() { "hit" } else { "miss" };
         metrics::counter!("cache_requests_total", "outcome" => outcome).increment(1);
         Some(match found {
@@ -101,7 +102,7 @@ impl Cache {
             .arg(redis.ttl_secs);
         within(
             "store",
-            OP_TIMEOUT,
+            redis.timeout,
             invocation.invoke_async::<i64>(&mut conn),
         )
         .await;
@@ -125,7 +126,7 @@ impl Cache {
         // Invalidation gets a longer budget than reads: a missed one leaves a stale entry until its TTL.
         within(
             "invalidate",
-            OP_TIMEOUT * 10,
+            redis.timeout * 10,
             pipe.query_async::<()>(&mut conn),
         )
         .await;
@@ -136,7 +137,7 @@ impl Cache {
         let redis = self.redis.as_ref()?;
         let mut conn = redis.conn.clone();
         let pong = tokio::time::timeout(
-            OP_TIMEOUT * 4,
+            redis.timeout * 4,
             redis::cmd("PING").query_async::<String>(&mut conn),
         )
         .await;

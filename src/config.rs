@@ -79,6 +79,8 @@ pub struct Config {
     pub redis_url: Option<Secret>,
     /// How long a cached read lives in Redis.
     pub redis_cache_ttl: Duration,
+    /// Longest a request waits for Redis before using the database instead.
+    pub redis_timeout: Duration,
     /// Comma-separated origins allowed by CORS; empty means CORS is off.
     pub cors_allowed_origins: Vec<String>,
     /// Per-request time limit.
@@ -112,6 +114,7 @@ struct Raw {
     auth_breaker_reset_seconds: Option<String>,
     redis_url: Option<String>,
     redis_cache_ttl_seconds: Option<String>,
+    redis_timeout_ms: Option<String>,
     cors_allowed_origins: Option<String>,
     request_timeout_seconds: Option<String>,
     log_format: Option<String>,
@@ -287,6 +290,9 @@ impl Config {
                 raw.redis_cache_ttl_seconds,
                 300,
             )?),
+            redis_timeout: Duration::from_millis(
+                parse_num("REDIS_TIMEOUT_MS", raw.redis_timeout_ms, 50)?.max(1),
+            ),
             cors_allowed_origins,
             request_timeout: Duration::from_secs(
                 parse_num("REQUEST_TIMEOUT_SECONDS", raw.request_timeout_seconds, 30)?.max(1),

@@ -202,7 +202,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         if let ApiError::Internal(err) = &self {
             // Logged once here with detail; the caller sees only the opaque code.
-            tracing::error!(error = ?err, "internal error");
+            tracing::error!(error = format!("{err:#}"), "internal error");
         }
         let mut problem = ProblemDetails {
             problem_type: format!("urn:user-profile-service:problem:{}", self.code()),

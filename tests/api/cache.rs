@@ -9,6 +9,8 @@ use serde_json::json;
 use crate::support::TestApp;
 
 const ME: &str = "/api/v1/profiles/me";
+/// These tests assert cache hits; a loaded CI machine must not turn them into timeouts (and database reads).
+const PATIENT: &str = "2000";
 
 fn redis_url() -> Option<String> {
     let url = std::env::var("TEST_REDIS_URL")
@@ -44,7 +46,7 @@ async fn set_display_name_behind_the_service(app: &TestApp, user_id: &str, name:
 #[tokio::test]
 async fn profile_reads_are_served_from_redis_until_a_write_invalidates_them() {
     let Some(redis) = redis_url() else { return };
-    let app = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let app = TestApp::spawn_with(&[("REDIS_URL", &redis), ("REDIS_TIMEOUT_MS", PATIENT)]).await;
     let user = unique_user();
     let token = app
         .create_profile(&user, &format!("{user}@example.com"))
@@ -74,7 +76,7 @@ async fn profile_reads_are_served_from_redis_until_a_write_invalidates_them() {
 #[tokio::test]
 async fn a_cached_read_still_answers_304_for_a_current_etag() {
     let Some(redis) = redis_url() else { return };
-    let app = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let app = TestApp::spawn_with(&[("REDIS_URL", &redis), ("REDIS_TIMEOUT_MS", PATIENT)]).await;
     let user = unique_user();
     let token = app
         .create_profile(&user, &format!("{user}@example.com"))
@@ -95,7 +97,7 @@ async fn a_cached_read_still_answers_304_for_a_current_etag() {
 #[tokio::test]
 async fn two_instances_sharing_database_and_redis_never_serve_a_stale_profile() {
     let Some(redis) = redis_url() else { return };
-    let a = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let a = TestApp::spawn_with(&[("REDIS_URL", &redis), ("REDIS_TIMEOUT_MS", PATIENT)]).await;
     let b = a.second_instance().await;
     let user = unique_user();
     let token = a
@@ -126,7 +128,7 @@ async fn two_instances_sharing_database_and_redis_never_serve_a_stale_profile() 
 #[tokio::test]
 async fn erasure_drops_the_cached_profile() {
     let Some(redis) = redis_url() else { return };
-    let app = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let app = TestApp::spawn_with(&[("REDIS_URL", &redis), ("REDIS_TIMEOUT_MS", PATIENT)]).await;
     let user = unique_user();
     let token = app
         .create_profile(&user, &format!("{user}@example.com"))
@@ -198,7 +200,7 @@ fn address(city: &str) -> serde_json::Value {
 #[tokio::test]
 async fn default_addresses_are_cached_for_services_and_every_address_write_invalidates_them() {
     let Some(redis) = redis_url() else { return };
-    let a = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let a = TestApp::spawn_with(&[("REDIS_URL", &redis), ("REDIS_TIMEOUT_MS", PATIENT)]).await;
     let b = a.second_instance().await;
     let user = unique_user();
     let token = a
@@ -253,7 +255,7 @@ async fn default_addresses_are_cached_for_services_and_every_address_write_inval
 #[tokio::test]
 async fn an_admin_suspension_or_erasure_reaches_cached_reads_at_once() {
     let Some(redis) = redis_url() else { return };
-    let app = TestApp::spawn_with(&[("REDIS_URL", &redis)]).await;
+    let app = TestApp::spawn_with(&[("REDIS_URL", &redis), ("REDIS_TIMEOUT_MS", PATIENT)]).await;
     let user = unique_user();
     let token = app
         .create_profile(&user, &format!("{user}@example.com"))

@@ -136,3 +136,63 @@ fn dead_port_url() -> String {
         .port();
     format!("postgres://postgres@127.0.0.1:{port}/test")
 }
+
+#[tokio::test]
+async fn service_reads_and_admin_listings_are_served_by_the_replica() {
+    let Some(app) = TestApp::spawn_with_replica().await else {
+        return;
+    };
+    let token = app
+        .create_profile("replica-u2", "replica-u2@example.com")
+        .await;
+    let address = serde_json::json!({"recipient_name": "R", "line1": "1 Old Street", "city": "Old Town",
+                                     "postal_code": "10115", "country": "DE"});
+    let created = app
+        .post_json("/api/v1/profiles/me/addresses", &token, &address)
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    app.wait_for_replica().await;
+    let service = app.token_with("orders", &["service"], None);
+    let admin = app.token_with("ops", &["admin"], None);
+    let paused = app.pause_replica_replay().await;
+
+    let edited = app
+        .patch_json(
+            &format!("/api/v1/profiles/me/addresses/{id}"),
+            &token,
+            &serde_json::json!({"city": "New Town"}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK);
+    app.create_profile("replica-u3", "replica-u3@example.com")
+        .await;
+
+    // The user's own read comes from the primary...
+    let own = app
+        .get(&format!("/api/v1/profiles/me/addresses/{id}"), &token)
+        .await;
+    assert_eq!(own.json()["city"], "New Town");
+    // ...the order service's and the admin listing from the replica, which has not replayed the edit yet.
+    let theirs = app
+        .get(
+            &format!("/api/v1/users/replica-u2/addresses/{id}"),
+            &service,
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::OK);
+    assert_eq!(theirs.json()["city"], "Old Town");
+    let listing = app.get("/api/v1/admin/profiles?q=replica-u3", &admin).await;
+    assert_eq!(listing.status, StatusCode::OK);
+    assert_eq!(listing.json()["items"], serde_json::json!([]));
+
+    paused.resume().await;
+    app.wait_for_replica().await;
+    let caught_up = app
+        .get(
+            &format!("/api/v1/users/replica-u2/addresses/{id}"),
+            &service,
+        )
+        .await;
+    assert_eq!(caught_up.json()["city"], "New Town");
+}

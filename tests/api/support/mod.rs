@@ -5,6 +5,7 @@
 
 pub mod replica;
 
+#[allow(unused_imports)]
 pub use replica::replica_urls;
 pub mod fake_auth;
 
