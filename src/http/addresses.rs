@@ -193,7 +193,7 @@ async fn replace_address(
         ("address_id" = String, Path, format = Uuid, description = "The address's id"),
         ("If-Match" = Option<String>, Header, description = "Apply only if the address is at this ETag"),
     ),
-    request_body(content = AddressInput, content_type = "application/merge-patch+json",
+    request_body(content = AddressPatch, content_type = "application/merge-patch+json",
         description = "Any subset of the writable fields, e.g. `{\"is_default_billing\": true}`"),
     responses(
         (status = 200, description = "Updated (a new revision, unless nothing changed)", body = Address,
@@ -426,4 +426,36 @@ async fn pass_defaults_to_newest(
         .await?;
     }
     Ok(())
+}
+
+/// A merge patch of an address: any subset of the writable fields; `null` clears an optional one.
+/// (Documentation only: the patch is applied to the current address and the result validated as `AddressInput`.)
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct AddressPatch {
+    #[schema(nullable, example = "Home")]
+    label: Option<String>,
+    #[schema(example = "Ada Lovelace")]
+    recipient_name: Option<String>,
+    #[schema(nullable)]
+    company: Option<String>,
+    #[schema(example = "12 St James's Square")]
+    line1: Option<String>,
+    #[schema(nullable)]
+    line2: Option<String>,
+    #[schema(example = "London")]
+    city: Option<String>,
+    #[schema(nullable)]
+    region: Option<String>,
+    /// Checked against the country's format.
+    #[schema(example = "SW1Y 4JH")]
+    postal_code: Option<String>,
+    #[schema(pattern = "^[A-Z]{2}$", example = "GB")]
+    country: Option<String>,
+    #[schema(nullable, pattern = r"^\+[1-9][0-9]{1,14}$")]
+    phone: Option<String>,
+    /// `true` makes this the default shipping address.
+    is_default_shipping: Option<bool>,
+    /// `true` makes this the default billing address.
+    is_default_billing: Option<bool>,
 }

@@ -222,21 +222,20 @@ pub enum EtagCondition {
 }
 
 impl EtagCondition {
-    fn parse(raw: &str) -> Self {
+    /// `None` when the header holds no entity-tag at all (empty, `null`, unquoted): such a header is ignored.
+    fn parse(raw: &str) -> Option<Self> {
         if raw.trim() == "*" {
-            return EtagCondition::Any;
+            return Some(EtagCondition::Any);
         }
-        let tags = raw
+        let tags: Vec<String> = raw
             .split(',')
-            .map(|t| {
-                t.trim()
-                    .trim_start_matches("W/")
-                    .trim_matches('"')
-                    .to_string()
+            .filter_map(|t| {
+                let t = t.trim().trim_start_matches("W/");
+                let inner = t.strip_prefix('"')?.strip_suffix('"')?;
+                Some(inner.to_string())
             })
-            .filter(|t| !t.is_empty())
             .collect();
-        EtagCondition::Tags(tags)
+        (!tags.is_empty()).then_some(EtagCondition::Tags(tags))
     }
 
     /// Whether the condition holds for a resource at `current` (`None` when it does not exist).
@@ -268,7 +267,7 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Preconditions {
                 .headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
-                .map(EtagCondition::parse)
+                .and_then(EtagCondition::parse)
         };
         Ok(Preconditions {
             if_match: get(header::IF_MATCH),
@@ -307,8 +306,10 @@ mod tests {
 
     #[test]
     fn etag_conditions_parse_lists_weak_tags_and_star() {
-        assert_eq!(EtagCondition::parse("*"), EtagCondition::Any);
-        let c = EtagCondition::parse("\"1\", W/\"3\"");
+        assert_eq!(EtagCondition::parse("*"), Some(EtagCondition::Any));
+        assert_eq!(EtagCondition::parse(""), None);
+        assert_eq!(EtagCondition::parse("null"), None);
+        let c = EtagCondition::parse("\"1\", W/\"3\"").unwrap();
         assert!(c.matches(Some("3")));
         assert!(c.matches(Some("1")));
         assert!(!c.matches(Some("2")));
@@ -421,7 +422,13 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
         _: &S,
     ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        // `?cursor=` means no cursor: an empty value is the same as an absent parameter.
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
         serde_path_to_error::deserialize(de)
             .map(AppQuery)
             .map_err(|err| {

@@ -124,7 +124,7 @@ async fn put_profile(
 #[utoipa::path(
     patch, path = "/api/v1/profiles/me", tag = "profiles",
     params(("If-Match" = Option<String>, Header, description = "Apply only if the profile is at this ETag")),
-    request_body(content = ProfileInput, content_type = "application/merge-patch+json",
+    request_body(content = ProfilePatch, content_type = "application/merge-patch+json",
         description = "Any subset of the writable fields"),
     responses(
         (status = 200, description = "Updated", body = Profile, headers(("ETag" = String))),
@@ -221,4 +221,33 @@ async fn delete_profile(
         .invalidate(&cache::user_keys(&caller.user_id))
         .await;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A merge patch of a profile: any subset of the writable fields; `null` clears an optional one.
+/// (Documentation only: the patch is applied to the stored profile and the result validated as `ProfileInput`.)
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ProfilePatch {
+    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
+    email: Option<String>,
+    #[schema(min_length = 1, max_length = 100, example = "Ada")]
+    display_name: Option<String>,
+    #[schema(nullable, min_length = 1, max_length = 100)]
+    first_name: Option<String>,
+    #[schema(nullable, min_length = 1, max_length = 100)]
+    last_name: Option<String>,
+    #[schema(nullable, pattern = r"^\+[1-9][0-9]{1,14}$", example = "+442079460000")]
+    phone: Option<String>,
+    #[schema(nullable, format = Date, example = "1990-12-10")]
+    date_of_birth: Option<String>,
+    #[schema(nullable, max_length = 35, example = "en-GB")]
+    locale: Option<String>,
+    #[schema(nullable, max_length = 64, example = "Europe/London")]
+    timezone: Option<String>,
+    #[schema(
+        nullable,
+        max_length = 2048,
+        example = "https://cdn.example.com/avatars/42.png"
+    )]
+    avatar_url: Option<String>,
 }

@@ -185,16 +185,13 @@ async fn metrics_need_no_token_and_report_database_pools() {
         .filter(|(n, _, _)| n == "db_pool_connections")
         .map(|(_, l, _)| format!("{}/{}", l["pool"], l["state"]))
         .collect();
-    let expected: &[&str] = if app.is_postgres() {
-        &["primary/idle", "primary/in_use"]
-    } else {
-        &[
-            "reader/idle",
-            "reader/in_use",
-            "writer/idle",
-            "writer/in_use",
-        ]
-    };
+    // Both backends keep writes in a pool of their own.
+    let expected: &[&str] = &[
+        "reader/idle",
+        "reader/in_use",
+        "writer/idle",
+        "writer/in_use",
+    ];
     for series in expected {
         assert!(pools.contains(*series), "{series} missing from {pools:?}");
     }
