@@ -1,20 +1,28 @@
-//! Optional Redis read-through cache (`REDIS_URL`). The database stays the source of truth: every cache failure
-//! falls back to it, and writers invalidate after commit.
+//! Read-through cache: Redis when `REDIS_URL` is set (shared by every instance), else, on SQLite, an in-process
+//! cache (one process owns a SQLite file, so its own writes are the only ones to invalidate for). The database
+//! stays the source of truth: every cache failure falls back to it, and writers invalidate after commit.
 //!
 //! Staleness guard: each cached entry belongs to a per-key generation. Writers bump the generation and delete the
 //! entry after they commit; a reader stores what it read only if the generation it saw before reading the
 //! database is still current (one Lua script), so a slow reader can never put back a value older than a write.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::HashMap,
+    hash::{BuildHasher, RandomState},
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
+use axum::body::Bytes;
 use redis::{AsyncCommands, Script, aio::ConnectionManager};
 
 use crate::config::Config;
 
-/// The cache, or nothing when `REDIS_URL` is unset.
+/// The cache: Redis, the in-process cache, or nothing (PostgreSQL without `REDIS_URL`).
 #[derive(Clone, Default)]
 pub struct Cache {
     redis: Option<Arc<Redis>>,
+    local: Option<Arc<LocalCache>>,
 }
 
 struct Redis {
@@ -28,22 +36,35 @@ struct Redis {
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Cache")
-            .field("enabled", &self.redis.is_some())
+            .field("redis", &self.redis.is_some())
+            .field("local", &self.local.is_some())
             .finish()
     }
 }
 
-/// What a lookup found; a miss carries the generation to store under.
+/// What a lookup found; a miss carries the ticket to store under.
 pub enum Lookup {
-    Hit(Vec<u8>),
-    Miss(Option<String>),
+    Hit(Bytes),
+    Miss(Ticket),
+}
+
+/// What a reader saw before it read the database; a store with an outdated ticket is dropped.
+pub struct Ticket(TicketKind);
+
+enum TicketKind {
+    /// The key's generation in Redis.
+    Redis(Option<String>),
+    /// The shard's write count in the in-process cache.
+    Local(u64),
 }
 
 impl Cache {
-    /// Connects lazily: the service starts even when Redis is down.
-    pub fn from_config(config: &Config) -> Result<Self, redis::RedisError> {
+    /// Redis when `REDIS_URL` is set (connecting lazily: the service starts even when Redis is down); else the
+    /// in-process cache when the database is SQLite; else none.
+    pub fn from_config(config: &Config, sqlite: bool) -> Result<Self, redis::RedisError> {
         let Some(url) = &config.redis_url else {
-            return Ok(Cache::default());
+            let local = sqlite.then(|| Arc::new(LocalCache::new(LOCAL_TTL, LOCAL_CAPACITY)));
+            return Ok(Cache { redis: None, local });
         };
         let client = redis::Client::open(url.expose())?;
         let manager_config = redis::aio::ConnectionManagerConfig::new()
@@ -65,15 +86,26 @@ impl Cache {
                 timeout: config.redis_timeout,
                 store_if_current,
             })),
+            local: None,
         })
     }
 
     pub fn is_enabled(&self) -> bool {
-        self.redis.is_some()
+        self.redis.is_some() || self.local.is_some()
     }
 
     /// Looks `key` up; `None` when the cache is off or failing (the caller reads the database and does not store).
     pub async fn lookup(&self, key: &str) -> Option<Lookup> {
+        if let Some(local) = &self.local {
+            let found = local.lookup(key);
+            let outcome = if matches!(found, Lookup::Hit(_)) {
+                "hit"
+            } else {
+                "miss"
+            };
+            metrics::counter!("cache_requests_total", "outcome" => outcome).increment(1);
+            return Some(found);
+        }
         let redis = self.redis.as_ref()?;
         let mut conn = redis.conn.clone();
         let keys = [entry_key(key), generation_key(key)];
@@ -82,13 +114,18 @@ impl Cache {
         let outcome = if found.0.is_some() { "hit" } else { "miss" };
         metrics::counter!("cache_requests_total", "outcome" => outcome).increment(1);
         Some(match found {
-            (Some(value), _) => Lookup::Hit(value),
-            (None, generation) => Lookup::Miss(generation),
+            (Some(value), _) => Lookup::Hit(Bytes::from(value)),
+            (None, generation) => Lookup::Miss(Ticket(TicketKind::Redis(generation))),
         })
     }
 
     /// Stores `value` read from the database, unless a writer invalidated `key` since the lookup.
-    pub async fn store(&self, key: &str, generation: Option<String>, value: &[u8]) {
+    pub async fn store(&self, key: &str, ticket: Ticket, value: &[u8]) {
+        let generation = match (ticket.0, &self.local) {
+            (TicketKind::Local(writes), Some(local)) => return local.store(key, writes, value),
+            (TicketKind::Redis(generation), _) => generation,
+            (TicketKind::Local(_), None) => return,
+        };
         let Some(redis) = self.redis.as_ref() else {
             return;
         };
@@ -110,6 +147,9 @@ impl Cache {
 
     /// Drops the cached entries of `keys` after a committed write.
     pub async fn invalidate(&self, keys: &[String]) {
+        if let Some(local) = &self.local {
+            local.invalidate(keys);
+        }
         let Some(redis) = self.redis.as_ref() else {
             return;
         };
@@ -184,6 +224,75 @@ pub fn user_keys(user_id: &str) -> [String; 2] {
     [profile_key(user_id), defaults_key(user_id)]
 }
 
+/// How long an in-process entry lives; only this process writes its SQLite file, so this bounds nothing but
+/// changes made behind the service's back (an operator's SQL).
+const LOCAL_TTL: Duration = Duration::from_secs(60);
+/// Entries kept in process (about 40 MB of profiles); a full shard starts over.
+const LOCAL_CAPACITY: usize = 100_000;
+const LOCAL_SHARDS: usize = 32;
+
+/// The in-process cache: sharded maps whose per-shard write count plays the role of Redis's generation.
+struct LocalCache {
+    shards: Vec<Mutex<Shard>>,
+    hasher: RandomState,
+    ttl: Duration,
+    per_shard: usize,
+}
+
+#[derive(Default)]
+struct Shard {
+    /// Invalidations so far; a reader's store is dropped if any happened in this shard since its lookup.
+    writes: u64,
+    entries: HashMap<String, (Instant, Bytes)>,
+}
+
+impl LocalCache {
+    fn new(ttl: Duration, capacity: usize) -> Self {
+        LocalCache {
+            shards: (0..LOCAL_SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::new(),
+            ttl,
+            per_shard: (capacity / LOCAL_SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard> {
+        let index = self.hasher.hash_one(key) as usize % self.shards.len();
+        // A poisoned shard only means a panic elsewhere mid-update of a cache: its data is still usable.
+        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn lookup(&self, key: &str) -> Lookup {
+        let shard = self.shard(key);
+        match shard.entries.get(key) {
+            Some((stored, value)) if stored.elapsed() < self.ttl => Lookup::Hit(value.clone()),
+            _ => Lookup::Miss(Ticket(TicketKind::Local(shard.writes))),
+        }
+    }
+
+    fn store(&self, key: &str, writes: u64, value: &[u8]) {
+        let mut shard = self.shard(key);
+        if shard.writes != writes {
+            return;
+        }
+        if shard.entries.len() >= self.per_shard {
+            shard.entries.clear();
+        }
+        shard.entries.insert(
+            key.to_string(),
+            (Instant::now(), Bytes::copy_from_slice(value)),
+        );
+    }
+
+    fn invalidate(&self, keys: &[String]) {
+        for key in keys {
+            let mut shard = self.shard(key);
+            shard.writes += 1;
+            shard.entries.remove(key);
+        }
+    }
+}
+
 /// A cached representation: its version (for `ETag`) and its JSON body, stored as `"{version}\n{json}"`.
 pub fn encode_versioned(version: i64, json: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(json.len() + 12);
@@ -193,12 +302,12 @@ pub fn encode_versioned(version: i64, json: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits what [`encode_versioned`] stored; `None` for anything else.
-pub fn decode_versioned(bytes: &[u8]) -> Option<(&str, &[u8])> {
-    let split = bytes.iter().position(|b| *b == b'\n')?;
-    let version = std::str::from_utf8(&bytes[..split]).ok()?;
+/// Splits what [`encode_versioned`] stored; `None` for anything else. The body shares the entry's memory.
+pub fn decode_versioned(entry: &Bytes) -> Option<(&str, Bytes)> {
+    let split = entry.iter().position(|b| *b == b'\n')?;
+    let version = std::str::from_utf8(&entry[..split]).ok()?;
     version.parse::<i64>().ok()?;
-    Some((version, &bytes[split + 1..]))
+    Some((version, entry.slice(split + 1..)))
 }
 
 #[cfg(test)]
@@ -207,9 +316,58 @@ mod tests {
 
     #[test]
     fn versioned_entries_round_trip_and_garbage_is_refused() {
-        let stored = encode_versioned(7, br#"{"a":1}"#);
-        assert_eq!(decode_versioned(&stored), Some(("7", &br#"{"a":1}"#[..])));
-        assert_eq!(decode_versioned(b"no newline"), None);
-        assert_eq!(decode_versioned(b"x\n{}"), None);
+        let stored = Bytes::from(encode_versioned(7, br#"{"a":1}"#));
+        assert_eq!(
+            decode_versioned(&stored),
+            Some(("7", Bytes::from_static(br#"{"a":1}"#)))
+        );
+        assert_eq!(decode_versioned(&Bytes::from_static(b"no newline")), None);
+        assert_eq!(decode_versioned(&Bytes::from_static(b"x\n{}")), None);
+    }
+
+    #[test]
+    fn the_local_cache_drops_a_store_that_raced_with_an_invalidation() {
+        let cache = LocalCache::new(Duration::from_secs(60), 1000);
+        let Lookup::Miss(Ticket(TicketKind::Local(seen))) = cache.lookup("profile:u1") else {
+            panic!("miss")
+        };
+        // A writer commits and invalidates while the reader is still reading the database...
+        cache.invalidate(&["profile:u1".to_string()]);
+        // ...so the reader's (older) value is not kept.
+        cache.store("profile:u1", seen, b"old");
+        assert!(matches!(cache.lookup("profile:u1"), Lookup::Miss(_)));
+        let Lookup::Miss(Ticket(TicketKind::Local(now))) = cache.lookup("profile:u1") else {
+            panic!("miss")
+        };
+        cache.store("profile:u1", now, b"new");
+        assert!(
+            matches!(cache.lookup("profile:u1"), Lookup::Hit(v) if v == Bytes::from_static(b"new"))
+        );
+    }
+
+    #[test]
+    fn local_entries_expire_and_a_full_shard_starts_over() {
+        let cache = LocalCache::new(Duration::from_millis(0), 1000);
+        let Lookup::Miss(Ticket(TicketKind::Local(seen))) = cache.lookup("k") else {
+            panic!("miss")
+        };
+        cache.store("k", seen, b"v");
+        assert!(
+            matches!(cache.lookup("k"), Lookup::Miss(_)),
+            "a zero TTL keeps nothing"
+        );
+        let small = LocalCache::new(Duration::from_secs(60), LOCAL_SHARDS);
+        for i in 0..200 {
+            let key = format!("k{i}");
+            if let Lookup::Miss(Ticket(TicketKind::Local(seen))) = small.lookup(&key) {
+                small.store(&key, seen, b"v");
+            }
+        }
+        let kept: usize = small
+            .shards
+            .iter()
+            .map(|s| s.lock().unwrap().entries.len())
+            .sum();
+        assert!(kept <= LOCAL_SHARDS, "{kept} entries kept");
     }
 }

@@ -23,6 +23,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     if config.run_migrations {
         db.migrate().await.context("migrations failed")?;
     }
+    db.spawn_wal_checkpoints();
     let addr = format!("{}:{}", config.host, config.port);
     let listener = TcpListener::bind(&addr)
         .await

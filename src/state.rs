@@ -15,7 +15,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Config, db: Db) -> Self {
         let verifier = Arc::new(TokenVerifier::new(&config));
-        let cache = Cache::from_config(&config).unwrap_or_else(|err| {
+        let cache = Cache::from_config(&config, db.backend() == "sqlite").unwrap_or_else(|err| {
             tracing::warn!(error = %err, "REDIS_URL cannot be used; the cache is off");
             Cache::default()
         });

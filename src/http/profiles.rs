@@ -53,7 +53,7 @@ async fn get_profile(
     let key = cache::profile_key(&caller.user_id);
     let generation = match state.cache.lookup(&key).await {
         Some(Lookup::Hit(entry)) => match cache::decode_versioned(&entry) {
-            Some((version, json)) => return Ok(respond_json(&pre, version, json.to_vec())),
+            Some((version, json)) => return Ok(respond_json(&pre, version, json)),
             None => None,
         },
         Some(Lookup::Miss(generation)) => Some(generation),

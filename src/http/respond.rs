@@ -20,12 +20,12 @@ pub fn with_etag(status: StatusCode, version: impl ToString, body: impl IntoResp
 pub fn respond_json(
     pre: &crate::http::extract::Preconditions,
     version: &str,
-    json: Vec<u8>,
+    json: impl Into<axum::body::Bytes>,
 ) -> Response {
     if pre.not_modified(version) {
         return with_etag(StatusCode::NOT_MODIFIED, version, ());
     }
-    let mut response = with_etag(StatusCode::OK, version, json);
+    let mut response = with_etag(StatusCode::OK, version, json.into() as axum::body::Bytes);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -34,8 +34,8 @@ pub fn respond_json(
 }
 
 /// 200 with an already-serialized JSON body.
-pub fn json_body(json: Vec<u8>) -> Response {
-    let mut response = (StatusCode::OK, json).into_response();
+pub fn json_body(json: impl Into<axum::body::Bytes>) -> Response {
+    let mut response = (StatusCode::OK, json.into()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

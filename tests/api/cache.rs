@@ -281,3 +281,28 @@ async fn an_admin_suspension_or_erasure_reaches_cached_reads_at_once() {
         .await
         .assert_problem(404, "profile_not_found");
 }
+
+#[tokio::test]
+async fn without_redis_sqlite_serves_reads_from_the_in_process_cache_until_a_write() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "u1@example.com").await;
+    app.get(ME, &token).await;
+
+    set_display_name_behind_the_service(&app, "u1", "changed-directly").await;
+    let read = app.get(ME, &token).await.json();
+
+    if app.is_postgres() {
+        // PostgreSQL may be shared by many instances: without Redis nothing is cached.
+        assert_eq!(read["display_name"], "changed-directly");
+    } else {
+        // One process owns a SQLite file: its own writes are the only ones to invalidate for.
+        assert_eq!(read["display_name"], "u1");
+    }
+    let patched = app
+        .patch_json(ME, &token, &json!({"locale": "it-IT"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    let fresh = app.get(ME, &token).await.json();
+    assert_eq!(fresh["locale"], "it-IT");
+    assert_eq!(fresh["display_name"], "changed-directly");
+}
