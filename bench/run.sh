@@ -26,7 +26,7 @@ BACKENDS=${BACKENDS:-"sqlite postgres"}
 PEERS=${PEERS:-1}
 PG_ADMIN_URL=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 PG_BENCH_DB=${PG_BENCH_DB:-ups_bench}
-PORT=${BENCH_PORT:-18480}
+SERVICE_PORT=${BENCH_PORT:-18480}
 SECRET=${SECRET:-bench-secret-bench-secret-bench-secret-0123}
 if [ "$SMOKE" = 1 ]; then
   PROFILES=1000; USERS=200; DURATION=1s; BACKENDS=sqlite; PEERS=0
@@ -59,7 +59,7 @@ wait_up() { for _ in $(seq 300); do curl -fs "$1" >/dev/null 2>&1 && return 0; s
 load() { # target scenario script [write tokens]
   local target=$1 scenario=$2 script=$3 writes=${4:-$WORK/write.lua}
   BENCH_TOKENS=$WORK/read.lua BENCH_WRITE_TOKENS=$writes BENCH_SERVICE_TOKEN=$WORK/service.lua BENCH_THREADS=$THREADS \
-    wrk -t$THREADS -c"$CONNS" -d"$DURATION" -s "$BENCH_DIR/$script" "http://127.0.0.1:$PORT" | grep RESULT \
+    wrk -t$THREADS -c"$CONNS" -d"$DURATION" -s "$BENCH_DIR/$script" "http://127.0.0.1:$SERVICE_PORT" | grep RESULT \
     | sed "s/^/$target $scenario /"
 }
 
@@ -72,22 +72,23 @@ run_service() { # backend
     psql "$PG_ADMIN_URL" -qc "DROP DATABASE IF EXISTS $PG_BENCH_DB" -c "CREATE DATABASE $PG_BENCH_DB" >/dev/null
     url="${PG_ADMIN_URL%/*}/$PG_BENCH_DB"
   fi
-  export APP_ENV=production JWT_SECRET=$SECRET DATABASE_URL=$url DATA_DIR=$WORK/data PORT=$PORT LOG_FORMAT=json RUST_LOG=info
-  "$BIN" migrate >/dev/null
+  # Production settings, JSON request logs included: what an operator would run.
+  local -a service_env=(APP_ENV=production JWT_SECRET="$SECRET" DATABASE_URL="$url" DATA_DIR="$WORK/data"
+    PORT="$SERVICE_PORT" LOG_FORMAT=json RUST_LOG=info)
+  env "${service_env[@]}" "$BIN" migrate >/dev/null
   local started=$SECONDS
   python3 "$BENCH_DIR/seed.py" "$backend" "$url" "$PROFILES"
   echo "seeded $PROFILES profiles on $backend in $((SECONDS - started)) s"
-  "$BIN" serve >"$WORK/service-$backend.log" 2>&1 &
+  env "${service_env[@]}" "$BIN" serve >"$WORK/service-$backend.log" 2>&1 &
   local pid=$!
-  wait_up "http://127.0.0.1:$PORT/health" || { echo "the service did not start:"; tail "$WORK/service-$backend.log"; exit 1; }
+  wait_up "http://127.0.0.1:$SERVICE_PORT/health" || { echo "the service did not start:"; tail "$WORK/service-$backend.log"; exit 1; }
   # warm-up: caches, connections, prepared statements
-  BENCH_TOKENS=$WORK/read.lua wrk -t$THREADS -c"$CONNS" -d1s -s "$BENCH_DIR/get_me.lua" "http://127.0.0.1:$PORT" >/dev/null
+  BENCH_TOKENS=$WORK/read.lua wrk -t$THREADS -c"$CONNS" -d1s -s "$BENCH_DIR/get_me.lua" "http://127.0.0.1:$SERVICE_PORT" >/dev/null
   ROWS+=("$(load "service-$backend" get_me get_me.lua)")
   ROWS+=("$(load "service-$backend" defaults defaults.lua)")
   ROWS+=("$(load "service-$backend" patch patch.lua)")
   ROWS+=("$(load "service-$backend" mix mix.lua "$WORK/mixwrite.lua")")
   kill -TERM "$pid"; wait "$pid" || true
-  unset APP_ENV JWT_SECRET DATABASE_URL DATA_DIR PORT LOG_FORMAT RUST_LOG
 }
 
 for backend in $BACKENDS; do
