@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
-use crate::domain::{country, phone, postal};
+use crate::domain::{
+    country, postal,
+    rules::{e164, invalid},
+};
 
 /// Live addresses a user may have at once.
 pub const MAX_ADDRESSES_PER_USER: i64 = 50;
@@ -256,10 +259,6 @@ pub fn resolve_defaults(
     }
 }
 
-fn invalid(code: &'static str, message: &'static str) -> ValidationError {
-    ValidationError::new(code).with_message(message.into())
-}
-
 /// Text printed on a parcel: not blank, no control characters (a newline would forge another line).
 fn single_line(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
@@ -279,16 +278,6 @@ fn country_code(value: &str) -> Result<(), ValidationError> {
         return Err(invalid(
             "invalid_value",
             "country must be an ISO 3166-1 alpha-2 code in upper case, e.g. GB",
-        ));
-    }
-    Ok(())
-}
-
-fn e164(value: &str) -> Result<(), ValidationError> {
-    if !phone::is_e164(value) {
-        return Err(invalid(
-            "invalid_format",
-            "phone must be E.164, e.g. +442079460000",
         ));
     }
     Ok(())

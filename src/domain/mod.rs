@@ -10,4 +10,5 @@ pub mod postal;
 pub mod preferences;
 pub mod privacy;
 pub mod profile;
+pub mod rules;
 pub mod timezone;

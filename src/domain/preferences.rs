@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
-use crate::domain::{currency, locale};
+use crate::domain::{currency, locale, rules::invalid};
 
 /// Most favourite categories a user may keep.
 pub const MAX_FAVORITE_CATEGORIES: usize = 20;
@@ -301,17 +301,13 @@ pub struct ConsentRecord {
     pub request_id: Option<String>,
 }
 
-fn invalid(code: &'static str, message: String) -> ValidationError {
-    ValidationError::new(code).with_message(message.into())
-}
-
 fn language_tag(value: &str) -> Result<(), ValidationError> {
     if locale::is_language_tag(value) {
         Ok(())
     } else {
         Err(invalid(
             "invalid_format",
-            "language must be a BCP 47 language tag, e.g. de-DE".into(),
+            "language must be a BCP 47 language tag, e.g. de-DE",
         ))
     }
 }
@@ -322,7 +318,7 @@ fn currency_code(value: &str) -> Result<(), ValidationError> {
     } else {
         Err(invalid(
             "invalid_value",
-            "currency must be an active ISO 4217 code in upper case, e.g. EUR".into(),
+            "currency must be an active ISO 4217 code in upper case, e.g. EUR",
         ))
     }
 }

@@ -5,7 +5,11 @@ use time::{Date, OffsetDateTime, macros::format_description};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError};
 
-use crate::domain::{locale, phone, timezone};
+use crate::domain::{
+    locale,
+    rules::{e164, invalid},
+    timezone,
+};
 
 time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
 
@@ -163,23 +167,9 @@ fn parse_date(raw: &str) -> Option<Date> {
     Date::parse(raw, format_description!("[year]-[month]-[day]")).ok()
 }
 
-fn invalid(code: &'static str, message: &'static str) -> ValidationError {
-    ValidationError::new(code).with_message(message.into())
-}
-
 fn not_blank(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(invalid("blank", "this field must not be blank"));
-    }
-    Ok(())
-}
-
-fn e164(value: &str) -> Result<(), ValidationError> {
-    if !phone::is_e164(value) {
-        return Err(invalid(
-            "invalid_format",
-            "phone must be E.164, e.g. +442079460000",
-        ));
     }
     Ok(())
 }
