@@ -95,9 +95,10 @@ pub struct AuditQuery {
     #[param(example = "profile.suspended")]
     pub action: Option<String>,
     /// RFC 3339; events at or after this instant.
-    #[param(example = "2025-01-01T00:00:00Z")]
+    #[param(format = DateTime, example = "2025-01-01T00:00:00Z")]
     pub since: Option<String>,
     /// RFC 3339; events before this instant.
+    #[param(format = DateTime)]
     pub until: Option<String>,
 }
 
