@@ -3,8 +3,18 @@
 //! handlers log ids and codes, errors are logged by message (never by `Debug`), and sqlx logs SQL text with
 //! `$n` placeholders (debug level), never bound values.
 
-use tracing::Subscriber;
-use tracing_subscriber::{EnvFilter, Layer, fmt, prelude::*, registry::LookupSpan};
+use tracing::{
+    Event, Subscriber,
+    field::{Field, Visit},
+    span::Record,
+};
+use tracing_subscriber::{
+    EnvFilter, Layer,
+    field::RecordFields,
+    fmt::{self, FmtContext, FormatEvent, FormattedFields, format::Writer},
+    prelude::*,
+    registry::LookupSpan,
+};
 
 use crate::config::LogFormat;
 
@@ -20,17 +30,147 @@ pub fn init(format: LogFormat) {
     let _ = result;
 }
 
-/// One JSON object per line: `timestamp`, `level`, `target`, `message`, the event's fields at the top level,
-/// and the request span's fields (`request_id`, `method`, `route`, `user_id`) under `span`.
+/// One JSON object per line: `timestamp`, `level`, `message`, the event's fields at the top level, `target`,
+/// and the innermost span's fields (`request_id`, `method`, `route`, `user_id`) under `span`.
 pub fn json_layer<S, W>(writer: W) -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
     fmt::layer()
-        .json()
-        .with_current_span(true)
-        .with_span_list(false)
-        .flatten_event(true)
+        .event_format(JsonLines)
+        .fmt_fields(JsonLines)
         .with_writer(writer)
+}
+
+/// The JSON line format. Written by hand because tracing-subscriber's JSON formatter builds a JSON document
+/// for every span's fields and parses it again for every event: on a cached read that was a fifth of the
+/// service's CPU time (docs/benchmarks.md). Span fields are kept as a ready JSON fragment instead.
+pub struct JsonLines;
+
+impl<'w> fmt::FormatFields<'w> for JsonLines {
+    fn format_fields<R: RecordFields>(
+        &self,
+        mut writer: Writer<'w>,
+        fields: R,
+    ) -> std::fmt::Result {
+        let mut out = String::new();
+        fields.record(&mut JsonFields {
+            out: &mut out,
+            first: true,
+        });
+        writer.write_str(&out)
+    }
+
+    fn add_fields(
+        &self,
+        current: &'w mut FormattedFields<Self>,
+        fields: &Record<'_>,
+    ) -> std::fmt::Result {
+        let first = current.fields.is_empty();
+        fields.record(&mut JsonFields {
+            out: &mut current.fields,
+            first,
+        });
+        Ok(())
+    }
+}
+
+impl<S, N> FormatEvent<S, N> for JsonLines
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> std::fmt::Result {
+        let meta = event.metadata();
+        let mut out = String::with_capacity(256);
+        let now = time::OffsetDateTime::now_utc();
+        out.push_str("{\"timestamp\":\"");
+        out.push_str(
+            &now.format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        );
+        out.push_str("\",\"level\":\"");
+        out.push_str(meta.level().as_str());
+        out.push('"');
+        event.record(&mut JsonFields {
+            out: &mut out,
+            first: false,
+        });
+        out.push_str(",\"target\":");
+        push_json_str(&mut out, meta.target());
+        let span_fields = ctx.event_scope().and_then(|scope| {
+            scope.into_iter().find_map(|span| {
+                let extensions = span.extensions();
+                let fields = extensions.get::<FormattedFields<N>>()?;
+                (!fields.fields.is_empty()).then(|| (span.name(), fields.fields.clone()))
+            })
+        });
+        if let Some((name, fields)) = span_fields {
+            out.push_str(",\"span\":{\"name\":");
+            push_json_str(&mut out, name);
+            out.push(',');
+            out.push_str(&fields);
+            out.push('}');
+        }
+        out.push_str("}\n");
+        writer.write_str(&out)
+    }
+}
+
+/// Writes fields as `"name":value` pairs, comma-separated.
+struct JsonFields<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl JsonFields<'_> {
+    fn key(&mut self, field: &Field) {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        push_json_str(self.out, field.name());
+        self.out.push(':');
+    }
+}
+
+impl Visit for JsonFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.key(field);
+        push_json_str(self.out, value);
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        self.out.push_str(&value.to_string());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        self.out.push_str(&value.to_string());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        match serde_json::Number::from_f64(value) {
+            Some(n) => self.out.push_str(&n.to_string()),
+            None => self.out.push_str("null"),
+        }
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.out.push_str(if value { "true" } else { "false" });
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.key(field);
+        push_json_str(self.out, &format!("{value:?}"));
+    }
+}
+
+fn push_json_str(out: &mut String, value: &str) {
+    // Serializing a `&str` cannot fail.
+    out.push_str(&serde_json::to_string(value).unwrap_or_default());
 }
