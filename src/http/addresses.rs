@@ -24,7 +24,8 @@ use crate::{
         extract::{
             AppQuery, MergePatch, PageParams, Preconditions, ValidatedJson, encode_cursor, validate,
         },
-        respond::with_etag,
+        profiles::lock_writable_profile,
+        respond::{versioned, with_etag},
     },
     state::AppState,
 };
@@ -150,7 +151,7 @@ async fn get_address(
     let address = db::addresses::find_live(state.db.primary(), &caller.user_id, id)
         .await?
         .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
-    Ok(respond_with(pre, address))
+    Ok(versioned(&pre, address.revision, Json(address)))
 }
 
 /// Replace one of your addresses. Omitted optional fields are cleared; omitted `is_default_*` keep their value.
@@ -329,26 +330,6 @@ pub(crate) async fn page_of(
         None
     };
     Ok(AddressPage { items, next_cursor })
-}
-
-/// 200 with the address and its ETag, or 304 when the client's copy is current.
-pub(crate) fn respond_with(pre: Preconditions, address: Address) -> Response {
-    if pre.not_modified(&address.revision.to_string()) {
-        return with_etag(StatusCode::NOT_MODIFIED, address.revision, ());
-    }
-    with_etag(StatusCode::OK, address.revision, Json(address))
-}
-
-/// Locks the caller's profile for the transaction, so that one user's address writes run one at a time
-/// (the address count and the defaults stay consistent); a suspended profile may not write.
-async fn lock_writable_profile(tx: &mut Tx, user_id: &str) -> Result<(), ApiError> {
-    let profile = db::profiles::find_for_update(tx, user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    if profile.status == "suspended" {
-        return Err(ApiError::ProfileSuspended);
-    }
-    Ok(())
 }
 
 /// The defaults an address ends up with; refusing one it must keep is a 422 on that field.

@@ -14,7 +14,8 @@ use crate::{
     http::{
         error::{ApiError, ProblemDetails},
         extract::{EtagCondition, MergePatch, Preconditions, ValidatedJson, validate},
-        respond::with_etag,
+        profiles::lock_writable_profile,
+        respond::{versioned, with_etag},
     },
     state::AppState,
 };
@@ -46,7 +47,11 @@ async fn get_preferences(
     let preferences = db::preferences::find(pool, &caller.user_id)
         .await?
         .unwrap_or_else(Preferences::defaults);
-    Ok(respond(&pre, preferences))
+    Ok(versioned(
+        &pre,
+        preferences.version,
+        axum::Json(preferences),
+    ))
 }
 
 /// Replace your preferences; a field you leave out (or send as `null`) takes its default.
@@ -108,12 +113,7 @@ async fn current_for_write(
     caller: &Caller,
     pre: &Preconditions,
 ) -> Result<Preferences, ApiError> {
-    let profile = db::profiles::find_for_update(tx, &caller.user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    if profile.status == "suspended" {
-        return Err(ApiError::ProfileSuspended);
-    }
+    lock_writable_profile(tx, &caller.user_id).await?;
     let stored = db::preferences::find_in(tx, &caller.user_id).await?;
     check_preconditions(pre, stored.as_ref())?;
     Ok(stored.unwrap_or_else(Preferences::defaults))
@@ -170,12 +170,4 @@ async fn store(
     db::audit::record(&mut tx, &event).await?;
     tx.commit().await?;
     Ok(with_etag(StatusCode::OK, saved.version, axum::Json(saved)))
-}
-
-/// 304 when the client's copy is current, else 200 with the preferences and their `ETag`.
-pub fn respond(pre: &Preconditions, preferences: Preferences) -> Response {
-    if pre.not_modified(&preferences.version.to_string()) {
-        return with_etag(StatusCode::NOT_MODIFIED, preferences.version, ());
-    }
-    with_etag(StatusCode::OK, preferences.version, axum::Json(preferences))
 }

@@ -189,6 +189,21 @@ async fn replace(
     ))
 }
 
+/// Locks the caller's profile for the rest of the transaction, so that one user's writes to what hangs off it
+/// (addresses, preferences) run one at a time; a suspended profile may not write (SPEC section 5).
+pub(crate) async fn lock_writable_profile(
+    tx: &mut db::Tx,
+    user_id: &str,
+) -> Result<Profile, ApiError> {
+    let profile = db::profiles::find_for_update(tx, user_id)
+        .await?
+        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
+    if profile.status == "suspended" {
+        return Err(ApiError::ProfileSuspended);
+    }
+    Ok(profile)
+}
+
 /// Erase your profile and everything held about you (addresses, revisions, preferences, consent records).
 #[utoipa::path(
     delete, path = "/api/v1/profiles/me", tag = "profiles",

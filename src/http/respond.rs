@@ -5,7 +5,9 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::http::extract::etag_value;
+use axum::body::Bytes;
+
+use crate::http::extract::{Preconditions, etag_value};
 
 /// A response with `ETag: "<version>"`.
 pub fn with_etag(status: StatusCode, version: impl ToString, body: impl IntoResponse) -> Response {
@@ -16,25 +18,26 @@ pub fn with_etag(status: StatusCode, version: impl ToString, body: impl IntoResp
     response
 }
 
-/// 200 with an already-serialized JSON body and its `ETag`, or 304 when the client's copy is current.
-pub fn respond_json(
-    pre: &crate::http::extract::Preconditions,
-    version: &str,
-    json: impl Into<axum::body::Bytes>,
-) -> Response {
-    if pre.not_modified(version) {
+/// 200 with `body` and its `ETag`, or 304 (no body) when the client's `If-None-Match` copy is current.
+pub fn versioned(pre: &Preconditions, version: impl ToString, body: impl IntoResponse) -> Response {
+    let version = version.to_string();
+    if pre.not_modified(&version) {
         return with_etag(StatusCode::NOT_MODIFIED, version, ());
     }
-    let mut response = with_etag(StatusCode::OK, version, json.into() as axum::body::Bytes);
-    response.headers_mut().insert(
+    with_etag(StatusCode::OK, version, body)
+}
+
+/// [`versioned`] for an already-serialized JSON body.
+pub fn respond_json(pre: &Preconditions, version: &str, json: impl Into<Bytes>) -> Response {
+    let content_type = [(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
-    );
-    response
+    )];
+    versioned(pre, version, (content_type, json.into()))
 }
 
 /// 200 with an already-serialized JSON body.
-pub fn json_body(json: impl Into<axum::body::Bytes>) -> Response {
+pub fn json_body(json: impl Into<Bytes>) -> Response {
     let mut response = (StatusCode::OK, json.into()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

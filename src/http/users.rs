@@ -18,10 +18,10 @@ use crate::{
     db,
     domain::address::Address,
     http::{
-        addresses::{AddressPage, page_of, parse_address_id, require_profile, respond_with},
+        addresses::{AddressPage, page_of, parse_address_id, require_profile},
         error::{ApiError, ProblemDetails},
         extract::{AppQuery, PageParams, Preconditions},
-        respond::json_body,
+        respond::{json_body, versioned},
     },
     state::AppState,
 };
@@ -136,7 +136,7 @@ async fn get_user_address(
     let pool = state.db.replica();
     let id = parse_address_id(&address_id)?;
     match db::addresses::find_any(pool, &user_id, id).await? {
-        Some(address) => Ok(respond_with(pre, address)),
+        Some(address) => Ok(versioned(&pre, address.revision, Json(address))),
         None => {
             require_profile(pool, &user_id).await?;
             Err(ApiError::ADDRESS_NOT_FOUND)
@@ -176,7 +176,7 @@ async fn get_address_revision(
         None => None,
     };
     if let Some(address) = found {
-        return Ok(respond_with(pre, address));
+        return Ok(versioned(&pre, address.revision, Json(address)));
     }
     // Say why, so the caller can tell an erased user from a wrong reference.
     require_profile(pool, &user_id).await?;

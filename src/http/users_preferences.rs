@@ -13,7 +13,7 @@ use crate::{
     http::{
         error::{ApiError, ProblemDetails},
         extract::Preconditions,
-        preferences::respond,
+        respond::versioned,
     },
     state::AppState,
 };
@@ -50,5 +50,9 @@ async fn get_user_preferences(
     let preferences = db::preferences::find(pool, &user_id)
         .await?
         .unwrap_or_else(Preferences::defaults);
-    Ok(respond(&pre, preferences))
+    Ok(versioned(
+        &pre,
+        preferences.version,
+        axum::Json(preferences),
+    ))
 }
