@@ -42,8 +42,15 @@ impl std::fmt::Debug for Cache {
     }
 }
 
+/// A cached representation: its JSON body and, for a versioned resource, its version (the `ETag`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub version: Option<i64>,
+    pub json: Bytes,
+}
+
 /// What a lookup found; a miss carries the ticket to store under.
-pub enum Lookup {
+enum Found {
     Hit(Bytes),
     Miss(Ticket),
 }
@@ -94,11 +101,37 @@ impl Cache {
         self.redis.is_some() || self.local.is_some()
     }
 
+    /// Read-through: the cached entry of `key`, else `load`'s answer, stored for the next reader unless a
+    /// writer invalidated `key` meanwhile. `load` is told whether its answer will be stored: such a read must
+    /// go to the primary, since a lagging replica's answer must never be cached.
+    pub async fn read_through<E, Fut>(
+        &self,
+        key: &str,
+        load: impl FnOnce(bool) -> Fut,
+    ) -> Result<Entry, E>
+    where
+        Fut: std::future::Future<Output = Result<Entry, E>>,
+    {
+        let ticket = match self.lookup(key).await {
+            Some(Found::Hit(raw)) => match Entry::decode(&raw) {
+                Some(entry) => return Ok(entry),
+                None => None,
+            },
+            Some(Found::Miss(ticket)) => Some(ticket),
+            None => None,
+        };
+        let entry = load(ticket.is_some()).await?;
+        if let Some(ticket) = ticket {
+            self.store(key, ticket, &entry.encode()).await;
+        }
+        Ok(entry)
+    }
+
     /// Looks `key` up; `None` when the cache is off or failing (the caller reads the database and does not store).
-    pub async fn lookup(&self, key: &str) -> Option<Lookup> {
+    async fn lookup(&self, key: &str) -> Option<Found> {
         if let Some(local) = &self.local {
             let found = local.lookup(key);
-            let outcome = if matches!(found, Lookup::Hit(_)) {
+            let outcome = if matches!(found, Found::Hit(_)) {
                 "hit"
             } else {
                 "miss"
@@ -114,13 +147,13 @@ impl Cache {
         let outcome = if found.0.is_some() { "hit" } else { "miss" };
         metrics::counter!("cache_requests_total", "outcome" => outcome).increment(1);
         Some(match found {
-            (Some(value), _) => Lookup::Hit(Bytes::from(value)),
-            (None, generation) => Lookup::Miss(Ticket(TicketKind::Redis(generation))),
+            (Some(value), _) => Found::Hit(Bytes::from(value)),
+            (None, generation) => Found::Miss(Ticket(TicketKind::Redis(generation))),
         })
     }
 
     /// Stores `value` read from the database, unless a writer invalidated `key` since the lookup.
-    pub async fn store(&self, key: &str, ticket: Ticket, value: &[u8]) {
+    async fn store(&self, key: &str, ticket: Ticket, value: &[u8]) {
         let generation = match (ticket.0, &self.local) {
             (TicketKind::Local(writes), Some(local)) => return local.store(key, writes, value),
             (TicketKind::Redis(generation), _) => generation,
@@ -262,11 +295,11 @@ impl LocalCache {
         self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lookup(&self, key: &str) -> Lookup {
+    fn lookup(&self, key: &str) -> Found {
         let shard = self.shard(key);
         match shard.entries.get(key) {
-            Some((stored, value)) if stored.elapsed() < self.ttl => Lookup::Hit(value.clone()),
-            _ => Lookup::Miss(Ticket(TicketKind::Local(shard.writes))),
+            Some((stored, value)) if stored.elapsed() < self.ttl => Found::Hit(value.clone()),
+            _ => Found::Miss(Ticket(TicketKind::Local(shard.writes))),
         }
     }
 
@@ -293,21 +326,29 @@ impl LocalCache {
     }
 }
 
-/// A cached representation: its version (for `ETag`) and its JSON body, stored as `"{version}\n{json}"`.
-pub fn encode_versioned(version: i64, json: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(json.len() + 12);
-    out.extend_from_slice(version.to_string().as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(json);
-    out
-}
+impl Entry {
+    /// Stored as `"{version}\n{json}"`, the version empty for an unversioned body.
+    fn encode(&self) -> Vec<u8> {
+        let version = self.version.map(|v| v.to_string()).unwrap_or_default();
+        let mut out = Vec::with_capacity(version.len() + 1 + self.json.len());
+        out.extend_from_slice(version.as_bytes());
+        out.push(b'\n');
+        out.extend_from_slice(&self.json);
+        out
+    }
 
-/// Splits what [`encode_versioned`] stored; `None` for anything else. The body shares the entry's memory.
-pub fn decode_versioned(entry: &Bytes) -> Option<(&str, Bytes)> {
-    let split = entry.iter().position(|b| *b == b'\n')?;
-    let version = std::str::from_utf8(&entry[..split]).ok()?;
-    version.parse::<i64>().ok()?;
-    Some((version, entry.slice(split + 1..)))
+    /// Splits what [`Entry::encode`] stored; `None` for anything else. The body shares the entry's memory.
+    fn decode(raw: &Bytes) -> Option<Entry> {
+        let split = raw.iter().position(|b| *b == b'\n')?;
+        let version = match std::str::from_utf8(&raw[..split]).ok()? {
+            "" => None,
+            digits => Some(digits.parse::<i64>().ok()?),
+        };
+        Some(Entry {
+            version,
+            json: raw.slice(split + 1..),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -315,51 +356,82 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versioned_entries_round_trip_and_garbage_is_refused() {
-        let stored = Bytes::from(encode_versioned(7, br#"{"a":1}"#));
+    fn entries_round_trip_with_and_without_a_version_and_garbage_is_refused() {
+        for version in [Some(7), None] {
+            let entry = Entry {
+                version,
+                json: Bytes::from_static(br#"{"a":1}"#),
+            };
+            assert_eq!(Entry::decode(&Bytes::from(entry.encode())), Some(entry));
+        }
+        assert_eq!(Entry::decode(&Bytes::from_static(b"no newline")), None);
+        assert_eq!(Entry::decode(&Bytes::from_static(b"x\n{}")), None);
+    }
+
+    #[tokio::test]
+    async fn read_through_loads_once_then_answers_from_the_cache_until_invalidated() {
+        let cache = Cache {
+            redis: None,
+            local: Some(Arc::new(LocalCache::new(LOCAL_TTL, 1000))),
+        };
+        let loads = std::sync::atomic::AtomicU32::new(0);
+        let read = || {
+            cache.read_through("profile:u1", |fills| {
+                assert!(fills, "a miss on a working cache stores what it loads");
+                let n = loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                async move {
+                    Ok::<_, ()>(Entry {
+                        version: Some(i64::from(n)),
+                        json: Bytes::from_static(b"{}"),
+                    })
+                }
+            })
+        };
+        assert_eq!(read().await.unwrap().version, Some(1));
         assert_eq!(
-            decode_versioned(&stored),
-            Some(("7", Bytes::from_static(br#"{"a":1}"#)))
+            read().await.unwrap().version,
+            Some(1),
+            "served from the cache"
         );
-        assert_eq!(decode_versioned(&Bytes::from_static(b"no newline")), None);
-        assert_eq!(decode_versioned(&Bytes::from_static(b"x\n{}")), None);
+        cache.invalidate(&["profile:u1".to_string()]).await;
+        assert_eq!(read().await.unwrap().version, Some(2), "loaded again");
     }
 
     #[test]
     fn the_local_cache_drops_a_store_that_raced_with_an_invalidation() {
         let cache = LocalCache::new(Duration::from_secs(60), 1000);
-        let Lookup::Miss(Ticket(TicketKind::Local(seen))) = cache.lookup("profile:u1") else {
+        let Found::Miss(Ticket(TicketKind::Local(seen))) = cache.lookup("profile:u1") else {
             panic!("miss")
         };
         // A writer commits and invalidates while the reader is still reading the database...
         cache.invalidate(&["profile:u1".to_string()]);
         // ...so the reader's (older) value is not kept.
         cache.store("profile:u1", seen, b"old");
-        assert!(matches!(cache.lookup("profile:u1"), Lookup::Miss(_)));
-        let Lookup::Miss(Ticket(TicketKind::Local(now))) = cache.lookup("profile:u1") else {
+        assert!(matches!(cache.lookup("profile:u1"), Found::Miss(_)));
+        let Found::Miss(Ticket(TicketKind::Local(now))) = cache.lookup("profile:u1") else {
             panic!("miss")
         };
         cache.store("profile:u1", now, b"new");
         assert!(
-            matches!(cache.lookup("profile:u1"), Lookup::Hit(v) if v == Bytes::from_static(b"new"))
+            matches!(cache.lookup("profile:u1"), Found::Hit(v) if v == Bytes::from_static(b"new"))
         );
     }
 
     #[test]
     fn local_entries_expire_and_a_full_shard_starts_over() {
         let cache = LocalCache::new(Duration::from_millis(0), 1000);
-        let Lookup::Miss(Ticket(TicketKind::Local(seen))) = cache.lookup("k") else {
+        let Found::Miss(Ticket(TicketKind::Local(seen))) = cache.lookup("k") else {
             panic!("miss")
         };
         cache.store("k", seen, b"v");
         assert!(
-            matches!(cache.lookup("k"), Lookup::Miss(_)),
+            matches!(cache.lookup("k"), Found::Miss(_)),
             "a zero TTL keeps nothing"
         );
         let small = LocalCache::new(Duration::from_secs(60), LOCAL_SHARDS);
         for i in 0..200 {
             let key = format!("k{i}");
-            if let Lookup::Miss(Ticket(TicketKind::Local(seen))) = small.lookup(&key) {
+            if let Found::Miss(Ticket(TicketKind::Local(seen))) = small.lookup(&key) {
                 small.store(&key, seen, b"v");
             }
         }

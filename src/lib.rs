@@ -6,6 +6,7 @@
 //! - `telemetry` logging
 //! - `state`     what handlers share
 //! - `domain`    resources and their validation rules
+//! - `service`   business operations: one function per thing a caller does (transaction, rules, audit, cache)
 //! - `db`        storage on SQLite or PostgreSQL
 //! - `cache`     optional Redis read-through cache
 //! - `auth`      who is calling: token verification and access policy
@@ -19,5 +20,6 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod server;
+pub mod service;
 pub mod state;
 pub mod telemetry;

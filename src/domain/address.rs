@@ -283,7 +283,7 @@ fn country_code(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// Cross-field rule, reported on `postal_code` (the `field` param names it; see `http::extract::validate`).
+/// Cross-field rule, reported on `postal_code` (the `field` param names it; see `domain::validation::validate`).
 fn postal_code_fits_country(input: &AddressInput) -> Result<(), ValidationError> {
     let (Some(country), Some(code)) = (&input.country, &input.postal_code) else {
         return Ok(());
@@ -297,6 +297,17 @@ fn postal_code_fits_country(input: &AddressInput) -> Result<(), ValidationError>
         return Err(err);
     }
     Ok(())
+}
+
+/// The user's default addresses; both are `null` only while the user has no address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DefaultAddresses {
+    /// Where to ship by default.
+    #[schema(required = true)]
+    pub shipping: Option<Address>,
+    /// Where to bill by default (often the same address).
+    #[schema(required = true)]
+    pub billing: Option<Address>,
 }
 
 #[cfg(test)]

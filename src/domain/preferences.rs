@@ -353,22 +353,27 @@ fn favorite_categories(values: &[String]) -> Result<(), ValidationError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::extract::from_json_bytes;
+    use crate::domain::validation::{FieldError, from_json_value, validate};
     use serde_json::json;
 
     fn parse(body: serde_json::Value) -> PreferenceSettings {
         serde_json::from_value(body).unwrap()
     }
 
+    /// The field error of a body that does not parse as preferences.
+    fn parse_err(body: &[u8]) -> FieldError {
+        let value = serde_json::from_slice(body).unwrap();
+        from_json_value::<PreferenceSettings>(value).unwrap_err()
+    }
+
     /// `field:code` of every validation failure, with nested paths as the API reports them.
     fn error_codes(settings: &PreferenceSettings) -> Vec<String> {
-        match crate::http::extract::validate(settings) {
+        match validate(settings) {
             Ok(()) => vec![],
-            Err(crate::http::error::ApiError::Validation(list)) => list
+            Err(list) => list
                 .into_iter()
                 .map(|f| format!("{}:{}", f.field, f.code))
                 .collect(),
-            Err(other) => panic!("{other:?}"),
         }
     }
 
@@ -425,27 +430,17 @@ mod tests {
             (b"{\"theme\": \"dark\"}", "theme"),
             (b"{\"version\": 3}", "version"),
         ] {
-            match from_json_bytes::<PreferenceSettings>(body) {
-                Err(crate::http::error::ApiError::Validation(errors)) => {
-                    assert_eq!(errors[0].field, path);
-                    assert_eq!(errors[0].code, "unknown_field");
-                }
-                other => panic!("{path}: {other:?}"),
-            }
+            let error = parse_err(body);
+            assert_eq!(error.field, path);
+            assert_eq!(error.code, "unknown_field");
         }
     }
 
     #[test]
     fn wrong_types_name_the_field() {
-        match from_json_bytes::<PreferenceSettings>(
-            b"{\"notifications\": {\"sms\": {\"marketing\": \"yes\"}}}",
-        ) {
-            Err(crate::http::error::ApiError::Validation(errors)) => {
-                assert_eq!(errors[0].field, "notifications.sms.marketing");
-                assert_eq!(errors[0].code, "invalid_type");
-            }
-            other => panic!("{other:?}"),
-        }
+        let error = parse_err(b"{\"notifications\": {\"sms\": {\"marketing\": \"yes\"}}}");
+        assert_eq!(error.field, "notifications.sms.marketing");
+        assert_eq!(error.code, "invalid_type");
     }
 
     #[test]

@@ -13,20 +13,17 @@ use uuid::Uuid;
 
 use crate::{
     auth::Caller,
-    cache,
-    db::{self, Pool, Tx},
     domain::{
-        address::{Address, AddressInput, Defaults, MAX_ADDRESSES_PER_USER, resolve_defaults},
-        audit::changed_fields,
+        address::{Address, AddressInput},
+        patch::MergePatch,
+        precondition::Preconditions,
     },
     http::{
-        error::{ApiError, FieldError, ProblemDetails},
-        extract::{
-            AppQuery, MergePatch, PageParams, Preconditions, ValidatedJson, encode_cursor, validate,
-        },
-        profiles::lock_writable_profile,
+        error::{ApiError, ProblemDetails},
+        extract::{AppQuery, PageParams, ValidatedJson, next_cursor},
         respond::{versioned, with_etag},
     },
+    service::{self, Page},
     state::AppState,
 };
 
@@ -50,6 +47,21 @@ pub struct AddressPage {
     pub next_cursor: Option<String>,
 }
 
+impl From<Page<Address>> for AddressPage {
+    fn from(page: Page<Address>) -> Self {
+        let next_cursor = next_cursor(&page, |last| last.id);
+        AddressPage {
+            items: page.items,
+            next_cursor,
+        }
+    }
+}
+
+/// Parses an address id from the path: anything that is not a UUID names no address (404, not 400).
+pub(super) fn parse_address_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| service::Error::ADDRESS_NOT_FOUND.into())
+}
+
 /// List your addresses, oldest first.
 #[utoipa::path(
     get, path = "/api/v1/profiles/me/addresses", tag = "addresses",
@@ -65,9 +77,9 @@ async fn list_addresses(
     State(state): State<AppState>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> Result<Json<AddressPage>, ApiError> {
-    let pool = state.db.primary();
-    require_profile(pool, &caller.user_id).await?;
-    Ok(Json(page_of(pool, &caller.user_id, &page).await?))
+    let after = page.cursor::<Uuid>()?;
+    let found = service::addresses::list(&state, &caller.user_id, after, page.limit()?).await?;
+    Ok(Json(AddressPage::from(found)))
 }
 
 /// Add an address. Your first one becomes your default shipping and billing address.
@@ -88,37 +100,7 @@ async fn create_address(
     State(state): State<AppState>,
     ValidatedJson(input): ValidatedJson<AddressInput>,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.db.begin().await?;
-    lock_writable_profile(&mut tx, &caller.user_id).await?;
-    // Counted under the profile lock (PostgreSQL) or the exclusive write transaction (SQLite): race-free.
-    let count = db::addresses::count_live(&mut tx, &caller.user_id).await?;
-    if count >= MAX_ADDRESSES_PER_USER {
-        return Err(ApiError::ADDRESS_LIMIT_REACHED);
-    }
-    let first = count == 0;
-    let defaults = resolve(
-        &input,
-        Defaults {
-            shipping: first,
-            billing: first,
-        },
-    )?;
-    let (id, now) = (Uuid::now_v7(), db::now());
-    take_defaults(&mut tx, &caller, id, defaults, now).await?;
-    let address =
-        db::addresses::insert(&mut tx, &caller.user_id, id, &input, defaults, now).await?;
-    let mut fields = changed_fields(&AddressInput::default(), &input.fields());
-    fields.extend(Defaults::default().changed_fields(defaults));
-    db::audit::record(
-        &mut tx,
-        &caller.audit("address.created", &caller.user_id, fields),
-    )
-    .await?;
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(&[cache::defaults_key(&caller.user_id)])
-        .await;
+    let address = service::addresses::create(&state, &caller, input).await?;
     let location = format!("/api/v1/profiles/me/addresses/{}", address.id);
     let mut response = with_etag(StatusCode::CREATED, address.revision, Json(address));
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -148,9 +130,7 @@ async fn get_address(
     Path(address_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_address_id(&address_id)?;
-    let address = db::addresses::find_live(state.db.primary(), &caller.user_id, id)
-        .await?
-        .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
+    let address = service::addresses::get(&state, &caller.user_id, id).await?;
     Ok(versioned(&pre, address.revision, Json(address)))
 }
 
@@ -178,13 +158,8 @@ async fn replace_address(
     ValidatedJson(input): ValidatedJson<AddressInput>,
 ) -> Result<Response, ApiError> {
     let id = parse_address_id(&address_id)?;
-    let mut tx = state.db.begin().await?;
-    lock_writable_profile(&mut tx, &caller.user_id).await?;
-    let existing = db::addresses::find_live_in(&mut tx, &caller.user_id, id)
-        .await?
-        .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
-    pre.check_write(Some(&existing.revision.to_string()))?;
-    save(&state, tx, &caller, existing, input).await
+    let address = service::addresses::replace(&state, &caller, id, &pre, input).await?;
+    Ok(with_etag(StatusCode::OK, address.revision, Json(address)))
 }
 
 /// Change some fields of one of your addresses (JSON Merge Patch; `null` clears an optional field).
@@ -212,45 +187,7 @@ async fn patch_address(
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
     let id = parse_address_id(&address_id)?;
-    let mut tx = state.db.begin().await?;
-    lock_writable_profile(&mut tx, &caller.user_id).await?;
-    let existing = db::addresses::find_live_in(&mut tx, &caller.user_id, id)
-        .await?
-        .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
-    pre.check_write(Some(&existing.revision.to_string()))?;
-    let input = patch.apply_to(&AddressInput::from_address(&existing))?;
-    validate(&input)?;
-    save(&state, tx, &caller, existing, input).await
-}
-
-/// Shared end of PUT and PATCH: write only what changed, as one new revision with its audit event.
-async fn save(
-    state: &AppState,
-    mut tx: Tx,
-    caller: &Caller,
-    existing: Address,
-    input: AddressInput,
-) -> Result<Response, ApiError> {
-    let before = Defaults::of(&existing);
-    let defaults = resolve(&input, before)?;
-    let mut fields = changed_fields(&AddressInput::from_address(&existing), &input.fields());
-    fields.extend(before.changed_fields(defaults));
-    if fields.is_empty() {
-        return Ok(with_etag(StatusCode::OK, existing.revision, Json(existing)));
-    }
-    let now = db::now();
-    take_defaults(&mut tx, caller, existing.id, defaults, now).await?;
-    let address = db::addresses::update(&mut tx, existing.id, &input, defaults, now).await?;
-    db::audit::record(
-        &mut tx,
-        &caller.audit("address.updated", &caller.user_id, fields),
-    )
-    .await?;
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(&[cache::defaults_key(&caller.user_id)])
-        .await;
+    let address = service::addresses::patch(&state, &caller, id, &pre, &patch).await?;
     Ok(with_etag(StatusCode::OK, address.revision, Json(address)))
 }
 
@@ -275,138 +212,8 @@ async fn delete_address(
     Path(address_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_address_id(&address_id)?;
-    let mut tx = state.db.begin().await?;
-    lock_writable_profile(&mut tx, &caller.user_id).await?;
-    let existing = db::addresses::find_live_in(&mut tx, &caller.user_id, id)
-        .await?
-        .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
-    pre.check_write(Some(&existing.revision.to_string()))?;
-    let now = db::now();
-    db::addresses::soft_delete(&mut tx, id, now).await?;
-    db::audit::record(
-        &mut tx,
-        &caller.audit("address.deleted", &caller.user_id, vec![]),
-    )
-    .await?;
-    let lost = Defaults::of(&existing);
-    if lost.any() {
-        pass_defaults_to_newest(&mut tx, &caller, lost, now).await?;
-    }
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(&[cache::defaults_key(&caller.user_id)])
-        .await;
+    service::addresses::delete(&state, &caller, id, &pre).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Parses an address id from the path: anything that is not a UUID names no address (404, not 400).
-pub(crate) fn parse_address_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::ADDRESS_NOT_FOUND)
-}
-
-/// 404 `profile_not_found` unless `user_id` has a profile.
-pub(crate) async fn require_profile(pool: &Pool, user_id: &str) -> Result<(), ApiError> {
-    db::profiles::find(pool, user_id)
-        .await?
-        .map(|_| ())
-        .ok_or(ApiError::PROFILE_NOT_FOUND)
-}
-
-/// One page of `user_id`'s live addresses; the cursor is the last id of the page.
-pub(crate) async fn page_of(
-    pool: &Pool,
-    user_id: &str,
-    page: &PageParams,
-) -> Result<AddressPage, ApiError> {
-    let limit = page.limit()?;
-    let after = page.cursor::<Uuid>()?;
-    // One extra row tells whether another page follows.
-    let mut items = db::addresses::list_live(pool, user_id, after, limit + 1).await?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|a| encode_cursor(&a.id))
-    } else {
-        None
-    };
-    Ok(AddressPage { items, next_cursor })
-}
-
-/// The defaults an address ends up with; refusing one it must keep is a 422 on that field.
-fn resolve(input: &AddressInput, current: Defaults) -> Result<Defaults, ApiError> {
-    resolve_defaults(input, current).map_err(|refused| {
-        ApiError::Validation(
-            refused
-                .into_iter()
-                .map(|(field, message)| FieldError::new(field, "invalid_value", message))
-                .collect(),
-        )
-    })
-}
-
-/// Takes the defaults that address `id` is about to hold away from the user's other addresses (before `id`
-/// gets them, so the unique indexes never see two); each address that loses one gets a revision and an event.
-async fn take_defaults(
-    tx: &mut Tx,
-    caller: &Caller,
-    id: Uuid,
-    taken: Defaults,
-    now: time::OffsetDateTime,
-) -> Result<(), ApiError> {
-    if !taken.any() {
-        return Ok(());
-    }
-    for other in db::addresses::find_defaults_in(tx, &caller.user_id).await? {
-        let before = Defaults::of(&other);
-        let after = Defaults {
-            shipping: before.shipping && !taken.shipping,
-            billing: before.billing && !taken.billing,
-        };
-        if other.id == id || after == before {
-            continue;
-        }
-        db::addresses::set_defaults(tx, other.id, after, now).await?;
-        db::audit::record(
-            tx,
-            &caller.audit(
-                "address.updated",
-                &caller.user_id,
-                before.changed_fields(after),
-            ),
-        )
-        .await?;
-    }
-    Ok(())
-}
-
-/// After the default `lost` was deleted, the user's most recently created live address takes its place.
-async fn pass_defaults_to_newest(
-    tx: &mut Tx,
-    caller: &Caller,
-    lost: Defaults,
-    now: time::OffsetDateTime,
-) -> Result<(), ApiError> {
-    let Some(heir) = db::addresses::find_newest_live_in(tx, &caller.user_id).await? else {
-        return Ok(());
-    };
-    let before = Defaults::of(&heir);
-    let after = Defaults {
-        shipping: before.shipping || lost.shipping,
-        billing: before.billing || lost.billing,
-    };
-    if after != before {
-        db::addresses::set_defaults(tx, heir.id, after, now).await?;
-        db::audit::record(
-            tx,
-            &caller.audit(
-                "address.updated",
-                &caller.user_id,
-                before.changed_fields(after),
-            ),
-        )
-        .await?;
-    }
-    Ok(())
 }
 
 /// A merge patch of an address: any subset of the writable fields; `null` clears an optional one.

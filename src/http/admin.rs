@@ -13,17 +13,19 @@ use uuid::Uuid;
 
 use crate::{
     auth::Caller,
-    cache, db,
+    db,
     domain::{
-        audit::{AuditEvent, changed_fields},
-        preferences::Preferences,
+        audit::AuditEvent,
+        patch::MergePatch,
+        precondition::Preconditions,
         profile::{Profile, ProfileInput, ProfileSummary},
     },
     http::{
-        error::{ApiError, ProblemDetails, ResultExt},
-        extract::{AppQuery, MergePatch, PageParams, Preconditions, encode_cursor, validate},
+        error::{ApiError, ProblemDetails},
+        extract::{AppQuery, PageParams, next_cursor},
         respond::with_etag,
     },
+    service::{self, admin::AdminProfileView},
     state::AppState,
 };
 
@@ -37,9 +39,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(list_audit_events))
 }
-
-/// Longest search term accepted (the longest email).
-const MAX_Q_CHARS: usize = 254;
 
 /// Filters of the profile search.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -59,17 +58,6 @@ pub struct ProfilePage {
     pub items: Vec<ProfileSummary>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
-}
-
-/// A profile with everything attached to it, as an admin sees it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AdminProfileView {
-    pub profile: Profile,
-    /// The defaults (version 0) when the user never set any.
-    pub preferences: Preferences,
-    /// Every address, deleted ones included, each with all its revisions.
-    #[schema(value_type = Vec<Object>)]
-    pub addresses: Vec<serde_json::Value>,
 }
 
 /// The profile fields an admin may change: those of a user's own PATCH, plus `status`.
@@ -136,32 +124,18 @@ async fn list_profiles(
     State(state): State<AppState>,
 ) -> Result<axum::Json<ProfilePage>, ApiError> {
     caller.require_admin()?;
-    if let Some(status) = &query.status {
-        parse_status(status)?;
-    }
-    if query
-        .q
-        .as_ref()
-        .is_some_and(|q| q.chars().count() > MAX_Q_CHARS)
-    {
-        return Err(ApiError::validation(
-            "q",
-            "length",
-            "q must be at most 254 characters",
-        ));
-    }
-    let limit = page.limit()?;
-    let search = db::profiles::Search {
-        q: query.q,
-        status: query.status,
-        after_user_id: page.cursor::<ProfileCursor>()?.map(|c| c.after_user_id),
-        limit: limit + 1,
-    };
-    let mut items = db::profiles::search(state.db.replica(), &search).await?;
-    let next_cursor = next_page(&mut items, limit, |last| ProfileCursor {
+    let (limit, after) = (page.limit()?, page.cursor::<ProfileCursor>()?);
+    let after_user_id = after.map(|c| c.after_user_id);
+    let found =
+        service::admin::search_profiles(&state, query.q, query.status, after_user_id, limit)
+            .await?;
+    let next_cursor = next_cursor(&found, |last| ProfileCursor {
         after_user_id: last.user_id.clone(),
     });
-    Ok(axum::Json(ProfilePage { items, next_cursor }))
+    Ok(axum::Json(ProfilePage {
+        items: found.items,
+        next_cursor,
+    }))
 }
 
 /// Read a user's profile with preferences and addresses; recorded as `profile.admin_viewed`.
@@ -180,27 +154,12 @@ async fn admin_get_profile(
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    let mut tx = state.db.begin().await?;
-    let profile = db::profiles::find_for_update(&mut tx, &user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    let preferences = db::preferences::find_in(&mut tx, &user_id)
-        .await?
-        .unwrap_or_else(Preferences::defaults);
-    let addresses = db::export::addresses_with_revisions(&mut tx, &user_id).await?;
-    db::audit::record(
-        &mut tx,
-        &caller.audit("profile.admin_viewed", &user_id, vec![]),
-    )
-    .await?;
-    tx.commit().await?;
-    let version = profile.version;
-    let view = AdminProfileView {
-        profile,
-        preferences,
-        addresses,
-    };
-    Ok(with_etag(StatusCode::OK, version, axum::Json(view)))
+    let view = service::admin::view_profile(&state, &caller, &user_id).await?;
+    Ok(with_etag(
+        StatusCode::OK,
+        view.profile.version,
+        axum::Json(view),
+    ))
 }
 
 /// Change a user's profile fields or suspend/reactivate it (JSON Merge Patch).
@@ -224,62 +183,10 @@ async fn admin_patch_profile(
     Path(user_id): Path<String>,
     pre: Preconditions,
     State(state): State<AppState>,
-    MergePatch(mut patch): MergePatch,
+    patch: MergePatch,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
-    let status = match patch.remove("status") {
-        None => None,
-        Some(serde_json::Value::String(s)) => Some(parse_status(&s)?),
-        Some(serde_json::Value::Null) => {
-            return Err(ApiError::validation(
-                "status",
-                "required",
-                "status cannot be cleared",
-            ));
-        }
-        Some(_) => return Err(invalid_status()),
-    };
-    let mut tx = state.db.begin().await?;
-    let existing = db::profiles::find_for_update(&mut tx, &user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    pre.check_write(Some(&existing.version.to_string()))?;
-    let before = ProfileInput::from_profile(&existing);
-    let input = MergePatch(patch).apply_to(&before)?;
-    validate(&input)?;
-    let fields = changed_fields(&before, &input);
-    let new_status = status.filter(|s| *s != existing.status);
-    if fields.is_empty() && new_status.is_none() {
-        return Ok(with_etag(
-            StatusCode::OK,
-            existing.version,
-            axum::Json(existing),
-        ));
-    }
-    let profile =
-        db::profiles::update_with_status(&mut tx, &user_id, &input, new_status, db::now())
-            .await
-            .on_unique_violation()?;
-    if !fields.is_empty() {
-        db::audit::record(&mut tx, &caller.audit("profile.updated", &user_id, fields)).await?;
-    }
-    if let Some(status) = new_status {
-        let action = if status == "suspended" {
-            "profile.suspended"
-        } else {
-            "profile.reactivated"
-        };
-        db::audit::record(
-            &mut tx,
-            &caller.audit(action, &user_id, vec!["status".into()]),
-        )
-        .await?;
-    }
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(&[cache::profile_key(&user_id)])
-        .await;
+    let profile = service::admin::patch_profile(&state, &caller, &user_id, &pre, patch).await?;
     Ok(with_etag(
         StatusCode::OK,
         profile.version,
@@ -307,15 +214,7 @@ async fn admin_delete_profile(
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
-    let mut tx = state.db.begin().await?;
-    let existing = db::profiles::find_for_update(&mut tx, &user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    pre.check_write(Some(&existing.version.to_string()))?;
-    db::profiles::delete(&mut tx, &user_id).await?;
-    db::audit::record(&mut tx, &caller.audit("profile.deleted", &user_id, vec![])).await?;
-    tx.commit().await?;
-    state.cache.invalidate(&cache::user_keys(&user_id)).await;
+    service::profiles::erase(&state, &caller, &user_id, &pre).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -335,7 +234,6 @@ async fn list_audit_events(
     State(state): State<AppState>,
 ) -> Result<axum::Json<AuditEventPage>, ApiError> {
     caller.require_admin()?;
-    let limit = page.limit()?;
     let filter = db::audit::Filter {
         target_user_id: query.user_id,
         actor_id: query.actor_id,
@@ -343,40 +241,14 @@ async fn list_audit_events(
         since: parse_instant("since", query.since.as_deref())?,
         until: parse_instant("until", query.until.as_deref())?,
         after_id: page.cursor::<AuditCursor>()?.map(|c| c.after_id),
-        limit: limit + 1,
+        limit: page.limit()?,
     };
-    let mut items = db::audit::list(state.db.replica(), &filter).await?;
-    let next_cursor = next_page(&mut items, limit, |last| AuditCursor { after_id: last.id });
-    Ok(axum::Json(AuditEventPage { items, next_cursor }))
-}
-
-/// Trims a page fetched with one extra row to `limit`, and returns the cursor when there is more.
-fn next_page<T, C: Serialize>(
-    items: &mut Vec<T>,
-    limit: u32,
-    cursor: impl Fn(&T) -> C,
-) -> Option<String> {
-    if items.len() <= limit as usize {
-        return None;
-    }
-    items.truncate(limit as usize);
-    items.last().map(|last| encode_cursor(&cursor(last)))
-}
-
-fn parse_status(raw: &str) -> Result<&'static str, ApiError> {
-    match raw {
-        "active" => Ok("active"),
-        "suspended" => Ok("suspended"),
-        _ => Err(invalid_status()),
-    }
-}
-
-fn invalid_status() -> ApiError {
-    ApiError::validation(
-        "status",
-        "invalid_value",
-        "status must be active or suspended",
-    )
+    let found = service::admin::audit_events(&state, filter).await?;
+    let next_cursor = next_cursor(&found, |last| AuditCursor { after_id: last.id });
+    Ok(axum::Json(AuditEventPage {
+        items: found.items,
+        next_cursor,
+    }))
 }
 
 fn parse_instant(field: &str, raw: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {

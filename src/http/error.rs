@@ -7,32 +7,8 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::middleware::current_request_id;
-
-/// One invalid field of a request body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// JSON path of the field, e.g. `email` or `notifications.email.marketing`.
-    pub field: String,
-    /// Stable, snake_case reason, e.g. `required`, `invalid_format`, `too_long`, `unknown_field`.
-    pub code: String,
-    /// Human-readable explanation.
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(
-        field: impl Into<String>,
-        code: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            field: field.into(),
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-}
+pub use crate::domain::validation::FieldError;
+use crate::{http::middleware::current_request_id, service};
 
 /// RFC 9457 problem details, as sent with `Content-Type: application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,23 +89,6 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub const PROFILE_NOT_FOUND: ApiError = ApiError::NotFound {
-        code: "profile_not_found",
-        detail: "no profile exists for this user",
-    };
-    pub const ADDRESS_NOT_FOUND: ApiError = ApiError::NotFound {
-        code: "address_not_found",
-        detail: "no such address exists for this user",
-    };
-    pub const REVISION_NOT_FOUND: ApiError = ApiError::NotFound {
-        code: "revision_not_found",
-        detail: "this address has no such revision",
-    };
-    pub const ADDRESS_LIMIT_REACHED: ApiError = ApiError::Conflict {
-        code: "address_limit_reached",
-        detail: "a user can have at most 50 addresses; delete one first",
-    };
-
     pub fn validation(
         field: impl Into<String>,
         code: impl Into<String>,
@@ -185,14 +144,17 @@ impl ApiError {
     }
 }
 
-impl From<sqlx::Error> for ApiError {
-    fn from(err: sqlx::Error) -> Self {
+impl From<service::Error> for ApiError {
+    fn from(err: service::Error) -> Self {
+        use service::Error;
         match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::ServiceUnavailable
-            }
-            other => ApiError::Internal(other.into()),
+            Error::NotFound { code, detail } => ApiError::NotFound { code, detail },
+            Error::ProfileSuspended => ApiError::ProfileSuspended,
+            Error::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            Error::PreconditionFailed { current } => ApiError::PreconditionFailed { current },
+            Error::Validation(errors) => ApiError::Validation(errors),
+            Error::Unavailable => ApiError::ServiceUnavailable,
+            Error::Internal(err) => ApiError::Internal(err),
         }
     }
 }
@@ -265,33 +227,4 @@ pub async fn route_not_found() -> ApiError {
 /// Answers requests whose path exists but whose method it does not serve.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
-}
-
-/// Turns the database's uniqueness verdicts into answers, where the write happens (no check-then-insert races).
-pub trait ResultExt<T> {
-    fn on_unique_violation(self) -> Result<T, ApiError>;
-}
-
-impl<T> ResultExt<T> for Result<T, sqlx::Error> {
-    fn on_unique_violation(self) -> Result<T, ApiError> {
-        self.map_err(|err| {
-            if crate::db::is_unique_violation(
-                &err,
-                "profiles_email_key",
-                "profiles.email_normalized",
-            ) {
-                ApiError::Conflict {
-                    code: "email_taken",
-                    detail: "another profile already uses this email address",
-                }
-            } else if crate::db::is_unique_violation(&err, "profiles_pkey", "profiles.user_id") {
-                ApiError::Conflict {
-                    code: "profile_exists",
-                    detail: "the profile was created by a concurrent request; read it and retry",
-                }
-            } else {
-                ApiError::from(err)
-            }
-        })
-    }
 }

@@ -1,22 +1,22 @@
 //! `/api/v1/profiles/me/preferences`: the caller's notification opt-ins, language, currency, cart and
 //! recommendation settings, with a consent record for every marketing/newsletter change.
 
-use axum::{extract::State, http::StatusCode, response::Response};
+use axum::{Json, extract::State, http::StatusCode, response::Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::Caller,
-    db,
     domain::{
-        audit::changed_fields,
-        preferences::{PreferenceSettings, Preferences, PreferencesInput, consent_changes},
+        patch::MergePatch,
+        precondition::Preconditions,
+        preferences::{PreferenceSettings, Preferences, PreferencesInput},
     },
     http::{
         error::{ApiError, ProblemDetails},
-        extract::{EtagCondition, MergePatch, Preconditions, ValidatedJson, validate},
-        profiles::lock_writable_profile,
+        extract::ValidatedJson,
         respond::{versioned, with_etag},
     },
+    service,
     state::AppState,
 };
 
@@ -40,18 +40,8 @@ async fn get_preferences(
     pre: Preconditions,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    let pool = state.db.primary();
-    db::profiles::find(pool, &caller.user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    let preferences = db::preferences::find(pool, &caller.user_id)
-        .await?
-        .unwrap_or_else(Preferences::defaults);
-    Ok(versioned(
-        &pre,
-        preferences.version,
-        axum::Json(preferences),
-    ))
+    let preferences = service::preferences::get(&state, &caller.user_id).await?;
+    Ok(versioned(&pre, preferences.version, Json(preferences)))
 }
 
 /// Replace your preferences; a field you leave out (or send as `null`) takes its default.
@@ -75,9 +65,8 @@ async fn put_preferences(
     State(state): State<AppState>,
     ValidatedJson(settings): ValidatedJson<PreferenceSettings>,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let current = current_for_write(&mut tx, &caller, &pre).await?;
-    store(tx, &caller, current, settings).await
+    let saved = service::preferences::put(&state, &caller, &pre, settings).await?;
+    Ok(with_etag(StatusCode::OK, saved.version, Json(saved)))
 }
 
 /// Change some preferences (JSON Merge Patch; `null` resets a field to its default).
@@ -99,75 +88,6 @@ async fn patch_preferences(
     State(state): State<AppState>,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let current = current_for_write(&mut tx, &caller, &pre).await?;
-    let settings = patch.apply_to(&current.settings)?;
-    validate(&settings)?;
-    store(tx, &caller, current, settings).await
-}
-
-/// Locks the caller's profile (which serializes their preference writes), refuses suspended profiles and
-/// stale preconditions, and returns the current preferences.
-async fn current_for_write(
-    tx: &mut db::Tx,
-    caller: &Caller,
-    pre: &Preconditions,
-) -> Result<Preferences, ApiError> {
-    lock_writable_profile(tx, &caller.user_id).await?;
-    let stored = db::preferences::find_in(tx, &caller.user_id).await?;
-    check_preconditions(pre, stored.as_ref())?;
-    Ok(stored.unwrap_or_else(Preferences::defaults))
-}
-
-/// The defaults count as version 0: `If-Match: "0"` holds while nothing is stored, and `If-None-Match: *`
-/// holds only then (the first write).
-fn check_preconditions(pre: &Preconditions, stored: Option<&Preferences>) -> Result<(), ApiError> {
-    let version = stored.map_or(0, |p| p.version).to_string();
-    let if_match_fails = pre
-        .if_match
-        .as_ref()
-        .is_some_and(|c| !c.matches(Some(&version)));
-    let if_none_match_fails = match &pre.if_none_match {
-        None => false,
-        Some(EtagCondition::Any) => stored.is_some(),
-        Some(tags) => tags.matches(Some(&version)),
-    };
-    if if_match_fails || if_none_match_fails {
-        return Err(ApiError::PreconditionFailed {
-            current: Some(version),
-        });
-    }
-    Ok(())
-}
-
-/// Shared end of PUT and PATCH: store what changed, with its consent records and audit event, in `tx`.
-async fn store(
-    mut tx: db::Tx,
-    caller: &Caller,
-    current: Preferences,
-    settings: PreferenceSettings,
-) -> Result<Response, ApiError> {
-    let fields = changed_fields(&current.settings, &settings);
-    if fields.is_empty() {
-        return Ok(with_etag(
-            StatusCode::OK,
-            current.version,
-            axum::Json(current),
-        ));
-    }
-    let now = db::now();
-    let saved = db::preferences::save(&mut tx, &caller.user_id, &settings, now).await?;
-    let event = caller.audit("preferences.updated", &caller.user_id, fields);
-    let consents = consent_changes(&current.settings, &settings);
-    db::preferences::record_consents(
-        &mut tx,
-        &caller.user_id,
-        &consents,
-        now,
-        event.request_id.as_deref(),
-    )
-    .await?;
-    db::audit::record(&mut tx, &event).await?;
-    tx.commit().await?;
-    Ok(with_etag(StatusCode::OK, saved.version, axum::Json(saved)))
+    let saved = service::preferences::patch(&state, &caller, &pre, &patch).await?;
+    Ok(with_etag(StatusCode::OK, saved.version, Json(saved)))
 }

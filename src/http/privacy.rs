@@ -10,9 +10,9 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::Caller,
-    db,
-    domain::{preferences::Preferences, privacy::ProfileExport},
+    domain::privacy::ProfileExport,
     http::error::{ApiError, ProblemDetails},
+    service,
     state::AppState,
 };
 
@@ -36,29 +36,7 @@ async fn export_profile(
     caller: Caller,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    // One transaction: a consistent snapshot (the profile row is locked), and the audit event commits with it.
-    let mut tx = state.db.begin().await?;
-    let profile = db::profiles::find_for_update(&mut tx, &caller.user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    let preferences = db::preferences::find_in(&mut tx, &caller.user_id)
-        .await?
-        .unwrap_or_else(Preferences::defaults);
-    let consent_records = db::preferences::consent_records(&mut tx, &caller.user_id).await?;
-    let addresses = db::export::addresses_with_revisions(&mut tx, &caller.user_id).await?;
-    db::audit::record(
-        &mut tx,
-        &caller.audit("profile.exported", &caller.user_id, vec![]),
-    )
-    .await?;
-    tx.commit().await?;
-    let export = ProfileExport {
-        exported_at: db::now(),
-        profile,
-        preferences,
-        consent_records,
-        addresses,
-    };
+    let export = service::privacy::export(&state, &caller).await?;
     let mut response = axum::Json(export).into_response();
     let headers = response.headers_mut();
     headers.insert(

@@ -1,6 +1,7 @@
 //! `/api/v1/profiles/me`: the caller's own profile.
 
 use axum::{
+    Json,
     extract::State,
     http::{StatusCode, header},
     response::Response,
@@ -9,17 +10,17 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::Caller,
-    cache::{self, Lookup},
-    db,
     domain::{
-        audit::changed_fields,
+        patch::MergePatch,
+        precondition::Preconditions,
         profile::{Profile, ProfileInput},
     },
     http::{
-        error::{ApiError, ProblemDetails, ResultExt},
-        extract::{MergePatch, Preconditions, ValidatedJson, validate},
-        respond::{respond_json, with_etag},
+        error::{ApiError, ProblemDetails},
+        extract::ValidatedJson,
+        respond::{respond_entry, with_etag},
     },
+    service::{self, profiles::Put},
     state::AppState,
 };
 
@@ -50,24 +51,8 @@ async fn get_profile(
     pre: Preconditions,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    let key = cache::profile_key(&caller.user_id);
-    let generation = match state.cache.lookup(&key).await {
-        Some(Lookup::Hit(entry)) => match cache::decode_versioned(&entry) {
-            Some((version, json)) => return Ok(respond_json(&pre, version, json)),
-            None => None,
-        },
-        Some(Lookup::Miss(generation)) => Some(generation),
-        None => None,
-    };
-    let profile = db::profiles::find(state.db.primary(), &caller.user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    let json = serde_json::to_vec(&profile).map_err(ApiError::internal)?;
-    if let Some(generation) = generation {
-        let entry = cache::encode_versioned(profile.version, &json);
-        state.cache.store(&key, generation, &entry).await;
-    }
-    Ok(respond_json(&pre, &profile.version.to_string(), json))
+    let entry = service::profiles::get(&state, &caller.user_id).await?;
+    Ok(respond_entry(&pre, entry))
 }
 
 /// Create your profile (201) or replace it (200).
@@ -93,31 +78,17 @@ async fn put_profile(
     State(state): State<AppState>,
     ValidatedJson(input): ValidatedJson<ProfileInput>,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?;
-    pre.check_write(existing.as_ref().map(|p| p.version.to_string()).as_deref())?;
-    let Some(existing) = existing else {
-        let profile = db::profiles::insert(&mut tx, &caller.user_id, &input, db::now())
-            .await
-            .on_unique_violation()?;
-        let fields = changed_fields(&ProfileInput::default(), &input);
-        db::audit::record(
-            &mut tx,
-            &caller.audit("profile.created", &caller.user_id, fields),
-        )
-        .await?;
-        tx.commit().await?;
-        state
-            .cache
-            .invalidate(&[cache::profile_key(&caller.user_id)])
-            .await;
-        let mut response = with_etag(StatusCode::CREATED, profile.version, axum::Json(profile));
-        response
-            .headers_mut()
-            .insert(header::LOCATION, header::HeaderValue::from_static(PATH));
-        return Ok(response);
-    };
-    replace(&state, tx, &caller, existing, input).await
+    Ok(
+        match service::profiles::put(&state, &caller, &pre, input).await? {
+            Put::Created(profile) => {
+                let mut response = with_etag(StatusCode::CREATED, profile.version, Json(profile));
+                let location = header::HeaderValue::from_static(PATH);
+                response.headers_mut().insert(header::LOCATION, location);
+                response
+            }
+            Put::Replaced(profile) => with_etag(StatusCode::OK, profile.version, Json(profile)),
+        },
+    )
 }
 
 /// Change some fields of your profile (JSON Merge Patch; `null` clears an optional field).
@@ -140,68 +111,8 @@ async fn patch_profile(
     State(state): State<AppState>,
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    pre.check_write(Some(&existing.version.to_string()))?;
-    let input = patch.apply_to(&ProfileInput::from_profile(&existing))?;
-    validate(&input)?;
-    replace(&state, tx, &caller, existing, input).await
-}
-
-/// Shared end of PUT and PATCH on an existing profile: write only what changed, with its audit event.
-async fn replace(
-    state: &AppState,
-    mut tx: db::Tx,
-    caller: &Caller,
-    existing: Profile,
-    input: ProfileInput,
-) -> Result<Response, ApiError> {
-    if existing.status == "suspended" {
-        return Err(ApiError::ProfileSuspended);
-    }
-    let fields = changed_fields(&ProfileInput::from_profile(&existing), &input);
-    if fields.is_empty() {
-        return Ok(with_etag(
-            StatusCode::OK,
-            existing.version,
-            axum::Json(existing),
-        ));
-    }
-    let profile = db::profiles::update(&mut tx, &caller.user_id, &input, db::now())
-        .await
-        .on_unique_violation()?;
-    db::audit::record(
-        &mut tx,
-        &caller.audit("profile.updated", &caller.user_id, fields),
-    )
-    .await?;
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(&[cache::profile_key(&caller.user_id)])
-        .await;
-    Ok(with_etag(
-        StatusCode::OK,
-        profile.version,
-        axum::Json(profile),
-    ))
-}
-
-/// Locks the caller's profile for the rest of the transaction, so that one user's writes to what hangs off it
-/// (addresses, preferences) run one at a time; a suspended profile may not write (SPEC section 5).
-pub(crate) async fn lock_writable_profile(
-    tx: &mut db::Tx,
-    user_id: &str,
-) -> Result<Profile, ApiError> {
-    let profile = db::profiles::find_for_update(tx, user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    if profile.status == "suspended" {
-        return Err(ApiError::ProfileSuspended);
-    }
-    Ok(profile)
+    let profile = service::profiles::patch(&state, &caller, &pre, &patch).await?;
+    Ok(with_etag(StatusCode::OK, profile.version, Json(profile)))
 }
 
 /// Erase your profile and everything held about you (addresses, revisions, preferences, consent records).
@@ -219,22 +130,7 @@ async fn delete_profile(
     pre: Preconditions,
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    pre.check_write(Some(&existing.version.to_string()))?;
-    db::profiles::delete(&mut tx, &caller.user_id).await?;
-    db::audit::record(
-        &mut tx,
-        &caller.audit("profile.deleted", &caller.user_id, vec![]),
-    )
-    .await?;
-    tx.commit().await?;
-    state
-        .cache
-        .invalidate(&cache::user_keys(&caller.user_id))
-        .await;
+    service::profiles::erase(&state, &caller, &caller.user_id, &pre).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

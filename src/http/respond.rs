@@ -5,9 +5,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use axum::body::Bytes;
-
-use crate::http::extract::{Preconditions, etag_value};
+use crate::{cache::Entry, domain::precondition::Preconditions, http::extract::etag_value};
 
 /// A response with `ETag: "<version>"`.
 pub fn with_etag(status: StatusCode, version: impl ToString, body: impl IntoResponse) -> Response {
@@ -27,21 +25,15 @@ pub fn versioned(pre: &Preconditions, version: impl ToString, body: impl IntoRes
     with_etag(StatusCode::OK, version, body)
 }
 
-/// [`versioned`] for an already-serialized JSON body.
-pub fn respond_json(pre: &Preconditions, version: &str, json: impl Into<Bytes>) -> Response {
+/// An already-serialized JSON body: [`versioned`] when it has a version, else a plain 200.
+pub fn respond_entry(pre: &Preconditions, entry: Entry) -> Response {
     let content_type = [(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     )];
-    versioned(pre, version, (content_type, json.into()))
-}
-
-/// 200 with an already-serialized JSON body.
-pub fn json_body(json: impl Into<Bytes>) -> Response {
-    let mut response = (StatusCode::OK, json.into()).into_response();
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    let body = (content_type, entry.json);
+    match entry.version {
+        Some(version) => versioned(pre, version, body),
+        None => (StatusCode::OK, body).into_response(),
+    }
 }

@@ -8,21 +8,22 @@ use axum::{
     extract::{Path, State},
     response::Response,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use crate::{
     auth::Caller,
-    cache::{self, Lookup},
-    db,
-    domain::address::Address,
-    http::{
-        addresses::{AddressPage, page_of, parse_address_id, require_profile},
-        error::{ApiError, ProblemDetails},
-        extract::{AppQuery, PageParams, Preconditions},
-        respond::{json_body, versioned},
+    domain::{
+        address::{Address, DefaultAddresses},
+        precondition::Preconditions,
     },
+    http::{
+        addresses::{AddressPage, parse_address_id},
+        error::{ApiError, ProblemDetails},
+        extract::{AppQuery, PageParams},
+        respond::{respond_entry, versioned},
+    },
+    service,
     state::AppState,
 };
 
@@ -34,17 +35,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_default_addresses))
         .routes(routes!(get_user_address))
         .routes(routes!(get_address_revision))
-}
-
-/// The user's default addresses; both are `null` only while the user has no address.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DefaultAddresses {
-    /// Where to ship by default.
-    #[schema(required = true)]
-    pub shipping: Option<Address>,
-    /// Where to bill by default (often the same address).
-    #[schema(required = true)]
-    pub billing: Option<Address>,
 }
 
 /// List a user's live addresses, oldest first.
@@ -66,9 +56,9 @@ async fn list_user_addresses(
     caller.require_reader_of(&user_id, SCOPE)?;
     // Judged after the caller, so a refused caller learns nothing from a 422.
     let AppQuery(page) = page?;
-    let pool = state.db.replica();
-    require_profile(pool, &user_id).await?;
-    Ok(Json(page_of(pool, &user_id, &page).await?))
+    let (after, limit) = (page.cursor::<Uuid>()?, page.limit()?);
+    let found = service::users::list_addresses(&state, &user_id, after, limit).await?;
+    Ok(Json(AddressPage::from(found)))
 }
 
 /// A user's default shipping and billing addresses, for checkout.
@@ -86,29 +76,8 @@ async fn get_default_addresses(
     Path(user_id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
-    let key = cache::defaults_key(&user_id);
-    let generation = match state.cache.lookup(&key).await {
-        Some(Lookup::Hit(json)) => return Ok(json_body(json)),
-        Some(Lookup::Miss(generation)) => Some(generation),
-        None => None,
-    };
-    // A read that fills the cache goes to the primary: a lagging replica's answer must never be cached.
-    let pool = match generation {
-        Some(_) => state.db.primary(),
-        None => state.db.replica(),
-    };
-    require_profile(pool, &user_id).await?;
-    let defaults = db::addresses::find_defaults(pool, &user_id).await?;
-    let pick = |is: fn(&Address) -> bool| defaults.iter().find(|a| is(a)).cloned();
-    let body = DefaultAddresses {
-        shipping: pick(|a| a.is_default_shipping),
-        billing: pick(|a| a.is_default_billing),
-    };
-    let json = serde_json::to_vec(&body).map_err(ApiError::internal)?;
-    if let Some(generation) = generation {
-        state.cache.store(&key, generation, &json).await;
-    }
-    Ok(json_body(json))
+    let entry = service::users::default_addresses(&state, &user_id).await?;
+    Ok(respond_entry(&Preconditions::default(), entry))
 }
 
 /// Read one address of a user in its current state; a deleted one too, with `deleted_at` set.
@@ -133,15 +102,9 @@ async fn get_user_address(
     Path((user_id, address_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
-    let pool = state.db.replica();
     let id = parse_address_id(&address_id)?;
-    match db::addresses::find_any(pool, &user_id, id).await? {
-        Some(address) => Ok(versioned(&pre, address.revision, Json(address))),
-        None => {
-            require_profile(pool, &user_id).await?;
-            Err(ApiError::ADDRESS_NOT_FOUND)
-        }
-    }
+    let address = service::users::address(&state, &user_id, id).await?;
+    Ok(versioned(&pre, address.revision, Json(address)))
 }
 
 /// Read an address exactly as it was at one revision. It never changes, even after the address is edited or
@@ -168,20 +131,9 @@ async fn get_address_revision(
     Path((user_id, address_id, revision)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
-    let pool = state.db.replica();
     let id = parse_address_id(&address_id)?;
+    // A revision that is not a positive number names no revision: answered like a missing one.
     let revision = revision.parse::<i64>().ok().filter(|r| *r >= 1);
-    let found = match revision {
-        Some(revision) => db::addresses::find_revision(pool, &user_id, id, revision).await?,
-        None => None,
-    };
-    if let Some(address) = found {
-        return Ok(versioned(&pre, address.revision, Json(address)));
-    }
-    // Say why, so the caller can tell an erased user from a wrong reference.
-    require_profile(pool, &user_id).await?;
-    match db::addresses::find_any(pool, &user_id, id).await? {
-        Some(_) => Err(ApiError::REVISION_NOT_FOUND),
-        None => Err(ApiError::ADDRESS_NOT_FOUND),
-    }
+    let address = service::users::address_revision(&state, &user_id, id, revision).await?;
+    Ok(versioned(&pre, address.revision, Json(address)))
 }

@@ -1,6 +1,7 @@
 //! `/api/v1/users/{user_id}/preferences`: other services read a user's preferences (from the replica).
 
 use axum::{
+    Json,
     extract::{Path, State},
     response::Response,
 };
@@ -8,13 +9,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     auth::Caller,
-    db,
-    domain::preferences::Preferences,
+    domain::{precondition::Preconditions, preferences::Preferences},
     http::{
         error::{ApiError, ProblemDetails},
-        extract::Preconditions,
         respond::versioned,
     },
+    service,
     state::AppState,
 };
 
@@ -43,16 +43,6 @@ async fn get_user_preferences(
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, "preferences:read")?;
-    let pool = state.db.replica();
-    db::profiles::find(pool, &user_id)
-        .await?
-        .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    let preferences = db::preferences::find(pool, &user_id)
-        .await?
-        .unwrap_or_else(Preferences::defaults);
-    Ok(versioned(
-        &pre,
-        preferences.version,
-        axum::Json(preferences),
-    ))
+    let preferences = service::users::preferences(&state, &user_id).await?;
+    Ok(versioned(&pre, preferences.version, Json(preferences)))
 }

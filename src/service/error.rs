@@ -1,0 +1,116 @@
+//! `service::Error`: why a business operation did not happen. The transport maps each to its answer
+//! (`http::error` renders them as problem+json); the `code`s are SPEC's.
+
+use crate::domain::{precondition::PreconditionFailed, validation::FieldError};
+
+/// Every way an operation of the service layer can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{detail}")]
+    NotFound {
+        code: &'static str,
+        detail: &'static str,
+    },
+    #[error("this profile is suspended; it can be read, exported and erased, but not changed")]
+    ProfileSuspended,
+    #[error("{detail}")]
+    Conflict {
+        code: &'static str,
+        detail: &'static str,
+    },
+    /// `current` is the resource's current version, absent when it does not exist.
+    #[error("the resource does not match the request's precondition")]
+    PreconditionFailed { current: Option<String> },
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable,
+    #[error("an internal error occurred")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl Error {
+    pub const PROFILE_NOT_FOUND: Error = Error::NotFound {
+        code: "profile_not_found",
+        detail: "no profile exists for this user",
+    };
+    pub const ADDRESS_NOT_FOUND: Error = Error::NotFound {
+        code: "address_not_found",
+        detail: "no such address exists for this user",
+    };
+    pub const REVISION_NOT_FOUND: Error = Error::NotFound {
+        code: "revision_not_found",
+        detail: "this address has no such revision",
+    };
+    pub const ADDRESS_LIMIT_REACHED: Error = Error::Conflict {
+        code: "address_limit_reached",
+        detail: "a user can have at most 50 addresses; delete one first",
+    };
+    pub const EMAIL_TAKEN: Error = Error::Conflict {
+        code: "email_taken",
+        detail: "another profile already uses this email address",
+    };
+    pub const PROFILE_EXISTS: Error = Error::Conflict {
+        code: "profile_exists",
+        detail: "the profile was created by a concurrent request; read it and retry",
+    };
+
+    /// One invalid field.
+    pub fn invalid(
+        field: impl Into<String>,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Validation(vec![FieldError::new(field, code, message)])
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                tracing::warn!(error = %err, "database unavailable");
+                Error::Unavailable
+            }
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+impl From<Vec<FieldError>> for Error {
+    fn from(errors: Vec<FieldError>) -> Self {
+        Error::Validation(errors)
+    }
+}
+
+impl From<PreconditionFailed> for Error {
+    fn from(failed: PreconditionFailed) -> Self {
+        Error::PreconditionFailed {
+            current: failed.current,
+        }
+    }
+}
+
+/// Turns the database's uniqueness verdicts on profiles into answers, where the write happens (no
+/// check-then-insert races).
+pub(crate) trait ProfileWriteExt<T> {
+    fn on_unique_violation(self) -> Result<T, Error>;
+}
+
+impl<T> ProfileWriteExt<T> for Result<T, sqlx::Error> {
+    fn on_unique_violation(self) -> Result<T, Error> {
+        self.map_err(|err| {
+            if crate::db::is_unique_violation(
+                &err,
+                "profiles_email_key",
+                "profiles.email_normalized",
+            ) {
+                Error::EMAIL_TAKEN
+            } else if crate::db::is_unique_violation(&err, "profiles_pkey", "profiles.user_id") {
+                Error::PROFILE_EXISTS
+            } else {
+                Error::from(err)
+            }
+        })
+    }
+}

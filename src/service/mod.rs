@@ -1,0 +1,107 @@
+//! Business operations: one module per resource, one function per thing a caller does. A write opens the
+//! transaction, applies the rules, records the audit event in the same transaction, commits, and then
+//! invalidates what the cache holds of it; a cached read goes through `Cache::read_through`. Handlers call
+//! exactly one of these and never see SQL, transactions or cache keys; nothing here knows about HTTP.
+
+pub mod addresses;
+pub mod admin;
+pub mod error;
+pub mod preferences;
+pub mod privacy;
+pub mod profiles;
+pub mod users;
+
+use serde::Serialize;
+
+pub use error::Error;
+
+use crate::{
+    auth::Caller,
+    cache::{Cache, Entry},
+    db::{self, Tx},
+    domain::{audit::AuditEvent, profile::Profile},
+};
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One page of a keyset-paginated list.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// True when another page follows the last item.
+    pub has_more: bool,
+}
+
+impl<T> Page<T> {
+    /// The page of rows fetched with one row more than `limit` (that row only tells that more follow).
+    fn from_rows(mut rows: Vec<T>, limit: u32) -> Self {
+        let has_more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        Page {
+            items: rows,
+            has_more,
+        }
+    }
+}
+
+/// The audit event of `caller` doing `action` to `target_user_id`'s data.
+fn audit_event(
+    caller: &Caller,
+    action: &str,
+    target_user_id: &str,
+    changed_fields: Vec<String>,
+) -> AuditEvent {
+    AuditEvent {
+        id: uuid::Uuid::now_v7(),
+        occurred_at: db::now(),
+        actor_id: caller.user_id.clone(),
+        actor_role: caller.primary_role().to_string(),
+        action: action.to_string(),
+        target_user_id: target_user_id.to_string(),
+        request_id: crate::http::middleware::current_request_id(),
+        changed_fields,
+    }
+}
+
+/// Records, inside the write's transaction, that `caller` did `action` to `target_user_id`'s data.
+async fn record(
+    tx: &mut Tx,
+    caller: &Caller,
+    action: &str,
+    target_user_id: &str,
+    changed_fields: Vec<String>,
+) -> Result<()> {
+    let event = audit_event(caller, action, target_user_id, changed_fields);
+    Ok(db::audit::record(tx, &event).await?)
+}
+
+/// Commits a write, then drops what the cache holds of it (after the commit, so no reader can put back the
+/// state before it; see `cache`).
+async fn commit(tx: Tx, cache: &Cache, stale_keys: &[String]) -> Result<()> {
+    tx.commit().await?;
+    if !stale_keys.is_empty() {
+        cache.invalidate(stale_keys).await;
+    }
+    Ok(())
+}
+
+/// Locks `user_id`'s profile for the rest of the transaction, so that one user's writes to what hangs off
+/// it (addresses, preferences) run one at a time; a suspended profile may not write (SPEC section 5).
+async fn lock_writable_profile(tx: &mut Tx, user_id: &str) -> Result<Profile> {
+    let profile = db::profiles::find_for_update(tx, user_id)
+        .await?
+        .ok_or(Error::PROFILE_NOT_FOUND)?;
+    if profile.status == "suspended" {
+        return Err(Error::ProfileSuspended);
+    }
+    Ok(profile)
+}
+
+/// A cache entry of `value` at `version`.
+fn entry(version: Option<i64>, value: &impl Serialize) -> Result<Entry> {
+    let json = serde_json::to_vec(value).map_err(|e| Error::Internal(e.into()))?;
+    Ok(Entry {
+        version,
+        json: json.into(),
+    })
+}

@@ -1,0 +1,112 @@
+//! The caller's preferences: read, replace and patch, with a consent record for every marketing or
+//! newsletter opt-in that changes.
+
+use crate::{
+    auth::Caller,
+    db::{self, Pool, Tx},
+    domain::{
+        audit::changed_fields,
+        patch::MergePatch,
+        precondition::{EtagCondition, Preconditions},
+        preferences::{PreferenceSettings, Preferences, consent_changes},
+    },
+    service::{Error, Result, audit_event, commit, lock_writable_profile},
+    state::AppState,
+};
+
+/// The caller's preferences; the documented defaults (version 0) until they set any.
+pub async fn get(state: &AppState, user_id: &str) -> Result<Preferences> {
+    read(state.db.primary(), user_id).await
+}
+
+/// `user_id`'s preferences from `pool`; 404 when the user has no profile.
+pub(super) async fn read(pool: &Pool, user_id: &str) -> Result<Preferences> {
+    db::profiles::find(pool, user_id)
+        .await?
+        .ok_or(Error::PROFILE_NOT_FOUND)?;
+    Ok(db::preferences::find(pool, user_id)
+        .await?
+        .unwrap_or_else(Preferences::defaults))
+}
+
+/// Replaces the caller's preferences (omitted fields take their defaults).
+pub async fn put(
+    state: &AppState,
+    caller: &Caller,
+    pre: &Preconditions,
+    settings: PreferenceSettings,
+) -> Result<Preferences> {
+    let mut tx = state.db.begin().await?;
+    let current = current_for_write(&mut tx, caller, pre).await?;
+    store(state, tx, caller, current, settings).await
+}
+
+/// Applies a merge patch to the caller's preferences (`null` resets a field to its default).
+pub async fn patch(
+    state: &AppState,
+    caller: &Caller,
+    pre: &Preconditions,
+    patch: &MergePatch,
+) -> Result<Preferences> {
+    let mut tx = state.db.begin().await?;
+    let current = current_for_write(&mut tx, caller, pre).await?;
+    let settings = patch.apply_to(&current.settings)?;
+    store(state, tx, caller, current, settings).await
+}
+
+/// Locks the caller's profile (which serializes their preference writes), refuses suspended profiles and
+/// stale preconditions, and returns the current preferences.
+async fn current_for_write(
+    tx: &mut Tx,
+    caller: &Caller,
+    pre: &Preconditions,
+) -> Result<Preferences> {
+    lock_writable_profile(tx, &caller.user_id).await?;
+    let stored = db::preferences::find_in(tx, &caller.user_id).await?;
+    check_preconditions(pre, stored.as_ref())?;
+    Ok(stored.unwrap_or_else(Preferences::defaults))
+}
+
+/// The defaults count as version 0: `If-Match: "0"` holds while nothing is stored, and `If-None-Match: *`
+/// holds only then (the first write).
+fn check_preconditions(pre: &Preconditions, stored: Option<&Preferences>) -> Result<()> {
+    let version = stored.map_or(0, |p| p.version).to_string();
+    let if_match_fails = pre
+        .if_match
+        .as_ref()
+        .is_some_and(|c| !c.matches(Some(&version)));
+    let if_none_match_fails = match &pre.if_none_match {
+        None => false,
+        Some(EtagCondition::Any) => stored.is_some(),
+        Some(tags) => tags.matches(Some(&version)),
+    };
+    if if_match_fails || if_none_match_fails {
+        return Err(Error::PreconditionFailed {
+            current: Some(version),
+        });
+    }
+    Ok(())
+}
+
+/// Shared end of PUT and PATCH: store what changed, with its consent records and audit event.
+async fn store(
+    state: &AppState,
+    mut tx: Tx,
+    caller: &Caller,
+    current: Preferences,
+    settings: PreferenceSettings,
+) -> Result<Preferences> {
+    let fields = changed_fields(&current.settings, &settings);
+    if fields.is_empty() {
+        return Ok(current);
+    }
+    let now = db::now();
+    let saved = db::preferences::save(&mut tx, &caller.user_id, &settings, now).await?;
+    let event = audit_event(caller, "preferences.updated", &caller.user_id, fields);
+    let consents = consent_changes(&current.settings, &settings);
+    let request_id = event.request_id.as_deref();
+    db::preferences::record_consents(&mut tx, &caller.user_id, &consents, now, request_id).await?;
+    db::audit::record(&mut tx, &event).await?;
+    commit(tx, &state.cache, &[]).await?;
+    Ok(saved)
+}

@@ -1,0 +1,116 @@
+//! The caller's own profile: read (cached), create or replace, patch, and erase.
+
+use crate::{
+    auth::Caller,
+    cache::{self, Entry},
+    db::{self, Tx},
+    domain::{
+        audit::changed_fields,
+        patch::MergePatch,
+        precondition::Preconditions,
+        profile::{Profile, ProfileInput},
+    },
+    service::{Error, Result, commit, entry, error::ProfileWriteExt, record},
+    state::AppState,
+};
+
+/// What a `PUT` of a profile did.
+#[derive(Debug)]
+pub enum Put {
+    Created(Profile),
+    Replaced(Profile),
+}
+
+/// The caller's profile as cached JSON with its version; the cache is filled from the primary.
+pub async fn get(state: &AppState, user_id: &str) -> Result<Entry> {
+    let key = cache::profile_key(user_id);
+    state
+        .cache
+        .read_through(&key, |_| async {
+            let profile = db::profiles::find(state.db.primary(), user_id)
+                .await?
+                .ok_or(Error::PROFILE_NOT_FOUND)?;
+            entry(Some(profile.version), &profile)
+        })
+        .await
+}
+
+/// Creates the caller's profile, or replaces the writable fields of the existing one.
+pub async fn put(
+    state: &AppState,
+    caller: &Caller,
+    pre: &Preconditions,
+    input: ProfileInput,
+) -> Result<Put> {
+    let mut tx = state.db.begin().await?;
+    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?;
+    pre.check_write(existing.as_ref().map(|p| p.version.to_string()).as_deref())?;
+    let Some(existing) = existing else {
+        let profile = db::profiles::insert(&mut tx, &caller.user_id, &input, db::now())
+            .await
+            .on_unique_violation()?;
+        let fields = changed_fields(&ProfileInput::default(), &input);
+        record(&mut tx, caller, "profile.created", &caller.user_id, fields).await?;
+        commit(tx, &state.cache, &[cache::profile_key(&caller.user_id)]).await?;
+        return Ok(Put::Created(profile));
+    };
+    replace(state, tx, caller, existing, input)
+        .await
+        .map(Put::Replaced)
+}
+
+/// Applies a merge patch to the caller's profile.
+pub async fn patch(
+    state: &AppState,
+    caller: &Caller,
+    pre: &Preconditions,
+    patch: &MergePatch,
+) -> Result<Profile> {
+    let mut tx = state.db.begin().await?;
+    let existing = db::profiles::find_for_update(&mut tx, &caller.user_id)
+        .await?
+        .ok_or(Error::PROFILE_NOT_FOUND)?;
+    pre.check_write(Some(&existing.version.to_string()))?;
+    let input = patch.apply_to(&ProfileInput::from_profile(&existing))?;
+    replace(state, tx, caller, existing, input).await
+}
+
+/// Shared end of PUT and PATCH on an existing profile: write only what changed, with its audit event.
+async fn replace(
+    state: &AppState,
+    mut tx: Tx,
+    caller: &Caller,
+    existing: Profile,
+    input: ProfileInput,
+) -> Result<Profile> {
+    if existing.status == "suspended" {
+        return Err(Error::ProfileSuspended);
+    }
+    let fields = changed_fields(&ProfileInput::from_profile(&existing), &input);
+    if fields.is_empty() {
+        return Ok(existing);
+    }
+    let profile = db::profiles::update(&mut tx, &caller.user_id, &input, db::now())
+        .await
+        .on_unique_violation()?;
+    record(&mut tx, caller, "profile.updated", &caller.user_id, fields).await?;
+    commit(tx, &state.cache, &[cache::profile_key(&caller.user_id)]).await?;
+    Ok(profile)
+}
+
+/// Erases `user_id`'s profile and everything held about them, as `caller` (the user or an admin).
+pub async fn erase(
+    state: &AppState,
+    caller: &Caller,
+    user_id: &str,
+    pre: &Preconditions,
+) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    let existing = db::profiles::find_for_update(&mut tx, user_id)
+        .await?
+        .ok_or(Error::PROFILE_NOT_FOUND)?;
+    pre.check_write(Some(&existing.version.to_string()))?;
+    db::profiles::delete(&mut tx, user_id).await?;
+    record(&mut tx, caller, "profile.deleted", user_id, vec![]).await?;
+    commit(tx, &state.cache, &cache::user_keys(user_id)).await
+}
