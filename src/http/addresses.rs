@@ -6,8 +6,6 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::Response,
 };
-use serde::Serialize;
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -20,10 +18,11 @@ use crate::{
     },
     http::{
         error::{ApiError, ProblemDetails},
-        extract::{AppQuery, PageParams, ValidatedJson, next_cursor},
+        extract::{AppQuery, PageParams, ValidatedJson, parse_address_id},
+        pages::AddressPage,
         respond::{versioned, with_etag},
     },
-    service::{self, Page},
+    service,
     state::AppState,
 };
 
@@ -36,30 +35,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
             patch_address,
             delete_address
         ))
-}
-
-/// One page of addresses, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AddressPage {
-    pub items: Vec<Address>,
-    /// Pass as `?cursor=` for the next page; `null` on the last page.
-    #[schema(required = true, example = json!(null))]
-    pub next_cursor: Option<String>,
-}
-
-impl From<Page<Address>> for AddressPage {
-    fn from(page: Page<Address>) -> Self {
-        let next_cursor = next_cursor(&page, |last| last.id);
-        AddressPage {
-            items: page.items,
-            next_cursor,
-        }
-    }
-}
-
-/// Parses an address id from the path: anything that is not a UUID names no address (404, not 400).
-pub(super) fn parse_address_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| service::Error::ADDRESS_NOT_FOUND.into())
 }
 
 /// List your addresses, oldest first.

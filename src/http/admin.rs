@@ -15,14 +15,14 @@ use crate::{
     auth::Caller,
     db,
     domain::{
-        audit::AuditEvent,
         patch::MergePatch,
         precondition::Preconditions,
-        profile::{Profile, ProfileInput, ProfileSummary},
+        profile::{Profile, ProfileInput},
     },
     http::{
         error::{ApiError, ProblemDetails},
-        extract::{AppQuery, PageParams, next_cursor},
+        extract::{AppQuery, PageParams},
+        pages::{AuditEventPage, ProfilePage, next_cursor},
         respond::with_etag,
     },
     service::{self, admin::AdminProfileView},
@@ -50,14 +50,6 @@ pub struct ProfileQuery {
     /// `active` or `suspended`.
     #[param(example = "suspended")]
     pub status: Option<String>,
-}
-
-/// One page of profiles, ordered by `user_id`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProfilePage {
-    pub items: Vec<ProfileSummary>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
 }
 
 /// The profile fields an admin may change: those of a user's own PATCH, plus `status`.
@@ -88,14 +80,6 @@ pub struct AuditQuery {
     /// RFC 3339; events before this instant.
     #[param(format = DateTime)]
     pub until: Option<String>,
-}
-
-/// One page of audit events, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEventPage {
-    pub items: Vec<AuditEvent>,
-    /// Pass as `cursor` for the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -15,7 +15,7 @@ use crate::{
         validation::{data_error, validate},
     },
     http::error::ApiError,
-    service::Page,
+    service,
 };
 
 /// Largest request body accepted (SPEC section 3).
@@ -154,6 +154,11 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Preconditions {
     }
 }
 
+/// Parses an address id from the path: anything that is not a UUID names no address (404, not 400).
+pub fn parse_address_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| service::Error::ADDRESS_NOT_FOUND.into())
+}
+
 /// Query parameters with problem+json rejections (422 naming the parameter).
 pub struct AppQuery<T>(pub T);
 
@@ -230,22 +235,6 @@ impl PageParams {
     }
 }
 
-/// Encodes the position after the last item of a page as an opaque cursor.
-pub fn encode_cursor(position: &impl serde::Serialize) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .encode(serde_json::to_vec(position).unwrap_or_default())
-}
-
-/// The cursor of the page after `page` (the position of its last item), `None` on the last page.
-pub fn next_cursor<T, C: serde::Serialize>(
-    page: &Page<T>,
-    cursor: impl Fn(&T) -> C,
-) -> Option<String> {
-    let last = page.items.last().filter(|_| page.has_more)?;
-    Some(encode_cursor(&cursor(last)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,6 +260,7 @@ mod tests {
 #[cfg(test)]
 mod page_tests {
     use super::*;
+    use crate::http::pages::encode_cursor;
 
     #[test]
     fn limit_defaults_to_50_and_must_be_1_to_200() {

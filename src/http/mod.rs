@@ -8,6 +8,7 @@ pub mod health;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
+pub mod pages;
 pub mod preferences;
 pub mod privacy;
 pub mod profiles;

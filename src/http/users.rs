@@ -18,9 +18,9 @@ use crate::{
         precondition::Preconditions,
     },
     http::{
-        addresses::{AddressPage, parse_address_id},
         error::{ApiError, ProblemDetails},
-        extract::{AppQuery, PageParams},
+        extract::{AppQuery, PageParams, parse_address_id},
+        pages::AddressPage,
         respond::{respond_entry, versioned},
     },
     service,
