@@ -1,13 +1,14 @@
 //! `/health` (liveness) and `/health/ready` (readiness, with each dependency's state).
 
-use std::{collections::BTreeMap, time::Instant};
-
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::{db, state::AppState};
+use crate::{
+    service::{self, health::Readiness},
+    state::AppState,
+};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -20,30 +21,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct Health {
     #[schema(example = "ok")]
     pub status: &'static str,
-}
-
-/// One dependency's state.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DependencyCheck {
-    /// `up`, `down`, `degraded` or `disabled`.
-    #[schema(example = "up")]
-    pub status: String,
-    /// Whether readiness fails when this dependency is down.
-    pub required: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub latency_ms: Option<f64>,
-    /// Extra state, e.g. the circuit breaker's `closed`/`open`/`half_open`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-/// Readiness report.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Readiness {
-    /// `ready`, `degraded` (an optional dependency is down) or `unavailable` (a required one is).
-    #[schema(example = "ready")]
-    pub status: &'static str,
-    pub checks: BTreeMap<String, DependencyCheck>,
 }
 
 /// Liveness: 200 while the process serves.
@@ -60,68 +37,11 @@ async fn health() -> Json<Health> {
         (status = 503, description = "The database does not answer", body = Readiness),
     ))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
-    let mut checks = BTreeMap::new();
-    checks.insert(
-        "database".to_string(),
-        check_database(state.db.primary(), true).await,
-    );
-    if state.db.has_replica() {
-        checks.insert(
-            "read_replica".to_string(),
-            check_database(state.db.replica(), false).await,
-        );
-    }
-    if let Some(up) = state.cache.ping().await {
-        let status = if up { "up" } else { "down" };
-        checks.insert(
-            "cache".to_string(),
-            DependencyCheck {
-                status: status.to_string(),
-                required: false,
-                latency_ms: None,
-                detail: None,
-            },
-        );
-    }
-    checks.insert("auth_service".to_string(), check_auth_service(&state));
-    let failed = checks.values().any(|c| c.required && c.status == "down");
-    let degraded = checks
-        .values()
-        .any(|c| c.status != "up" && c.status != "disabled");
-    let (code, status) = match (failed, degraded) {
-        (true, _) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-        (false, true) => (StatusCode::OK, "degraded"),
-        (false, false) => (StatusCode::OK, "ready"),
+    let readiness = service::health::readiness(&state).await;
+    let code = if readiness.status == "unavailable" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
     };
-    (code, Json(Readiness { status, checks }))
-}
-
-async fn check_database(pool: &db::Pool, required: bool) -> DependencyCheck {
-    let started = Instant::now();
-    let result = tokio::time::timeout(std::time::Duration::from_secs(2), db::ping(pool)).await;
-    let up = matches!(result, Ok(Ok(())));
-    DependencyCheck {
-        status: if up { "up" } else { "down" }.to_string(),
-        required,
-        latency_ms: Some((started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
-        detail: None,
-    }
-}
-
-/// The remote verification fallback, judged by its circuit breaker (no call is made): optional, so an open
-/// breaker degrades readiness without failing it.
-fn check_auth_service(state: &AppState) -> DependencyCheck {
-    use crate::auth::breaker::BreakerState;
-    let breaker = state.verifier.remote_breaker_state();
-    DependencyCheck {
-        status: match breaker {
-            None => "disabled",
-            Some(BreakerState::Closed) => "up",
-            Some(BreakerState::Open | BreakerState::HalfOpen) => "degraded",
-        }
-        .to_string(),
-        required: false,
-        latency_ms: None,
-        detail: breaker.map(|b| b.as_str().to_string()),
-    }
+    (code, Json(readiness))
 }

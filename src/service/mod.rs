@@ -6,6 +6,7 @@
 pub mod addresses;
 pub mod admin;
 pub mod error;
+pub mod health;
 pub mod preferences;
 pub mod privacy;
 pub mod profiles;
