@@ -7,7 +7,7 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::http::middleware::current_request_id;
+use crate::request_id;
 
 /// One invalid field of a request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -210,7 +210,7 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             code: self.code().to_string(),
-            request_id: current_request_id().unwrap_or_default(),
+            request_id: request_id::current().unwrap_or_default(),
             errors: None,
             current_version: None,
         };
