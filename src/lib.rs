@@ -4,6 +4,8 @@
 //! - `cli`       the command line: serve, migrate, token, openapi, healthcheck
 //! - `server`    start-up, serving and graceful shutdown
 //! - `telemetry` logging
+//! - `clock`     the wall clock: UTC now in milliseconds, and Unix seconds for tokens
+//! - `request_id` the id of the request being served, for problem bodies and audit events
 //! - `state`     what handlers share
 //! - `domain`    resources and their validation rules
 //! - `service`   business operations: one function per thing a caller does (transaction, rules, audit, cache)
@@ -15,10 +17,12 @@
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod request_id;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -15,6 +15,8 @@ use jsonwebtoken::{
 use reqwest::Url;
 use serde::Deserialize;
 
+use crate::auth::fetch::read_body;
+
 /// Least time between two refreshes caused by unknown `kid`s, and between attempts after a failed fetch.
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
 /// Keys older than this are reloaded on next use, so a key removed from the set stops working even when no
@@ -215,7 +217,7 @@ impl Jwks {
         if !status.is_success() {
             anyhow::bail!("answered {status}");
         }
-        let body = super::remote::read_body(response, MAX_BODY_BYTES).await?;
+        let body = read_body(response, MAX_BODY_BYTES).await?;
         let document: JwksDocument =
             serde_json::from_slice(&body).context("not a JWKS document")?;
         Ok(parse_keys(document))

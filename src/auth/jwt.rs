@@ -7,13 +7,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     auth::{
-        AuthError, Caller,
         breaker::BreakerState,
+        caller::{AuthError, Caller},
+        fetch::http_client,
         jwks::{Jwks, Lookup, VerifyingKey},
         remote::RemoteVerifier,
     },
     config::Config,
 };
+
+/// Kept at this path for the `token` command and the tests, which mint tokens with it.
+pub use crate::clock::unix_now;
 
 /// The claims the service reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +37,20 @@ pub struct Claims {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<serde_json::Value>,
+}
+
+impl Caller {
+    /// Builds a caller from verified claims; a `sub` outside 1-128 characters makes the token invalid. Kept
+    /// beside `Claims`, so `caller` knows nothing of tokens.
+    pub fn from_claims(claims: Claims) -> Result<Self, AuthError> {
+        let scopes = claims
+            .scope
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        Self::from_parts(claims.sub, claims.roles, scopes)
+    }
 }
 
 /// The `method` label of `auth_verifications_total`: who judged the token.
@@ -246,19 +264,6 @@ impl ClaimRules {
     }
 }
 
-fn http_client(config: &Config) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(config.auth_service_timeout)
-        // A redirect would carry the bearer token somewhere we did not configure.
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("user-profile-service/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .unwrap_or_else(|err| {
-            tracing::error!(error = %err, "cannot build the auth HTTP client with our settings; using defaults");
-            reqwest::Client::new()
-        })
-}
-
 fn validation(config: &Config, alg: Algorithm) -> Validation {
     let mut v = Validation::new(alg);
     v.leeway = config.jwt_leeway_seconds;
@@ -307,12 +312,4 @@ pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken:
         claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -1,181 +1,22 @@
-//! Who is calling: the `Caller` extractor, its roles and scopes, and the policy of who may do what.
+//! Who is calling: the `Caller`, its roles and scopes, token verification, and the policy of who may do what.
+//! Knows nothing of HTTP routing or the app state: `http::caller` extracts a `Caller` and answers its errors.
+//!
+//! Inside `auth`, imports run one way, each module using only those listed above it:
+//! - `caller`     Caller, Role, AuthError, Denied and the access policy
+//! - `breaker`    the circuit breaker of remote verification
+//! - `fetch`      the HTTP client and the size-limited body reader
+//! - `jwks`       <- `fetch`
+//! - `remote`     <- `caller`, `breaker`, `fetch`
+//! - `jwt`        <- `caller`, `breaker`, `fetch`, `jwks`, `remote`
+//! - `dev_secret` stands alone: the development `JWT_SECRET`
 
 pub mod breaker;
+pub mod caller;
 pub mod dev_secret;
+mod fetch;
 pub mod jwks;
 pub mod jwt;
 pub mod remote;
 
-use axum::{extract::FromRequestParts, http::request::Parts};
-
+pub use caller::{AuthError, Caller, Denied, Role};
 pub use jwt::{Claims, TokenVerifier};
-
-use crate::{domain::audit::AuditEvent, http::error::ApiError, state::AppState};
-
-/// The roles the service knows; others in a token are ignored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    User,
-    Service,
-    Admin,
-}
-
-impl Role {
-    fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "user" => Some(Role::User),
-            "service" => Some(Role::Service),
-            "admin" => Some(Role::Admin),
-            _ => None,
-        }
-    }
-}
-
-/// Why a token was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AuthError {
-    #[error("invalid token")]
-    Invalid,
-    #[error("expired token")]
-    Expired,
-    #[error("auth service unavailable")]
-    Unavailable { retry_after_secs: u64 },
-}
-
-impl From<AuthError> for ApiError {
-    fn from(err: AuthError) -> Self {
-        match err {
-            AuthError::Invalid => ApiError::InvalidToken,
-            AuthError::Expired => ApiError::TokenExpired,
-            AuthError::Unavailable { retry_after_secs } => {
-                ApiError::AuthServiceUnavailable { retry_after_secs }
-            }
-        }
-    }
-}
-
-/// An authenticated caller: the verified `sub`, roles and scopes of the bearer token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Caller {
-    pub user_id: String,
-    pub roles: Vec<Role>,
-    pub scopes: Vec<String>,
-}
-
-impl Caller {
-    /// Builds a caller from verified claims; a `sub` outside 1-128 characters makes the token invalid.
-    pub fn from_claims(claims: Claims) -> Result<Self, AuthError> {
-        let scopes = claims
-            .scope
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect();
-        Self::from_parts(claims.sub, claims.roles, scopes)
-    }
-
-    /// Builds a caller from a user id, role names (unknown ones ignored) and scopes.
-    pub fn from_parts(
-        user_id: String,
-        roles: Vec<String>,
-        scopes: Vec<String>,
-    ) -> Result<Self, AuthError> {
-        if user_id.is_empty() || user_id.chars().count() > 128 {
-            return Err(AuthError::Invalid);
-        }
-        Ok(Caller {
-            user_id,
-            roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
-            scopes,
-        })
-    }
-
-    pub fn has_role(&self, role: Role) -> bool {
-        self.roles.contains(&role)
-    }
-
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
-    }
-
-    /// `/admin/...` is for role `admin` only.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.has_role(Role::Admin) {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden("this operation needs role admin"))
-        }
-    }
-
-    /// `/users/{user_id}/...`: role `service` or `admin`, the given scope, or the user themself.
-    pub fn require_reader_of(&self, user_id: &str, scope: &str) -> Result<(), ApiError> {
-        if self.has_role(Role::Service)
-            || self.has_role(Role::Admin)
-            || self.has_scope(scope)
-            || self.user_id == user_id
-        {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(
-                "this token may not read this user's data",
-            ))
-        }
-    }
-
-    /// The most privileged role, as recorded in the audit trail.
-    pub fn primary_role(&self) -> &'static str {
-        if self.has_role(Role::Admin) {
-            "admin"
-        } else if self.has_role(Role::Service) {
-            "service"
-        } else {
-            "user"
-        }
-    }
-
-    /// An audit event for an action of this caller on `target_user_id`'s data.
-    pub fn audit(
-        &self,
-        action: &str,
-        target_user_id: &str,
-        changed_fields: Vec<String>,
-    ) -> AuditEvent {
-        AuditEvent {
-            id: uuid::Uuid::now_v7(),
-            occurred_at: crate::db::now(),
-            actor_id: self.user_id.clone(),
-            actor_role: self.primary_role().to_string(),
-            action: action.to_string(),
-            target_user_id: target_user_id.to_string(),
-            request_id: crate::http::middleware::current_request_id(),
-            changed_fields,
-        }
-    }
-}
-
-impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::InvalidToken)?;
-        let caller = state.verifier.verify(token).await?;
-        tracing::Span::current().record("user_id", caller.user_id.as_str());
-        Ok(caller)
-    }
-}

@@ -13,10 +13,11 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     auth::{
-        AuthError, Caller,
         breaker::{BreakerState, CircuitBreaker},
-        jwt::unix_now,
+        caller::{AuthError, Caller},
+        fetch::read_body,
     },
+    clock::unix_now,
     config::Config,
 };
 
@@ -231,27 +232,6 @@ fn describe(err: &reqwest::Error) -> &'static str {
     } else {
         "request failed"
     }
-}
-
-/// Reads a response body, refusing one larger than `limit` bytes.
-pub(crate) async fn read_body(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> anyhow::Result<Vec<u8>> {
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        anyhow::bail!("answer larger than {limit} bytes");
-    }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.context("reading the answer")? {
-        if body.len() + chunk.len() > limit {
-            anyhow::bail!("answer larger than {limit} bytes");
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(body)
 }
 
 #[cfg(test)]

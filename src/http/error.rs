@@ -8,7 +8,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 pub use crate::domain::validation::FieldError;
-use crate::{http::middleware::current_request_id, service};
+use crate::{request_id, service};
 
 /// RFC 9457 problem details, as sent with `Content-Type: application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -172,7 +172,7 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             detail: self.to_string(),
             code: self.code().to_string(),
-            request_id: current_request_id().unwrap_or_default(),
+            request_id: request_id::current().unwrap_or_default(),
             errors: None,
             current_version: None,
         };

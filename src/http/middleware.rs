@@ -23,15 +23,6 @@ use crate::http::{error::ApiError, metrics};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served on this task, if any.
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
-
 /// Accepts the caller's id when it is 1-128 safe characters; anything else gets a fresh UUID.
 fn request_id_from(value: Option<&HeaderValue>) -> String {
     value
@@ -75,9 +66,8 @@ pub async fn request_context(
             Err(_) => ApiError::Timeout.into_response(),
         }
     };
-    let mut response = REQUEST_ID
-        .scope(request_id.clone(), run.instrument(span.clone()))
-        .await;
+    let mut response =
+        crate::request_id::scope(request_id.clone(), run.instrument(span.clone())).await;
     let status = response.status().as_u16();
     let elapsed = started.elapsed().as_secs_f64();
     let latency_ms = elapsed * 1000.0;

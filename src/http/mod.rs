@@ -2,6 +2,7 @@
 
 pub mod addresses;
 pub mod admin;
+pub mod caller;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Caller,
-    cache,
+    cache, clock,
     db::{self, Pool, Tx},
     domain::{
         address::{Address, AddressInput, Defaults, MAX_ADDRESSES_PER_USER, resolve_defaults},
@@ -66,7 +66,7 @@ pub async fn create(state: &AppState, caller: &Caller, input: AddressInput) -> R
             billing: first,
         },
     )?;
-    let (id, now) = (Uuid::now_v7(), db::now());
+    let (id, now) = (Uuid::now_v7(), clock::now());
     take_defaults(&mut tx, caller, id, defaults, now).await?;
     let address = db::addresses::insert(&mut tx, user_id, id, &input, defaults, now).await?;
     let mut fields = changed_fields(&AddressInput::default(), &input.fields());
@@ -109,7 +109,7 @@ pub async fn delete(
     pre: &Preconditions,
 ) -> Result<()> {
     let (mut tx, existing) = lock_for_write(state, caller, id, pre).await?;
-    let now = db::now();
+    let now = clock::now();
     db::addresses::soft_delete(&mut tx, id, now).await?;
     record(&mut tx, caller, "address.deleted", &caller.user_id, vec![]).await?;
     let lost = Defaults::of(&existing);
@@ -158,7 +158,7 @@ async fn save(
     if fields.is_empty() {
         return Ok(existing);
     }
-    let now = db::now();
+    let now = clock::now();
     take_defaults(&mut tx, caller, existing.id, defaults, now).await?;
     let address = db::addresses::update(&mut tx, existing.id, &input, defaults, now).await?;
     record(&mut tx, caller, "address.updated", &caller.user_id, fields).await?;

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::Caller,
-    cache, db,
+    cache, clock, db,
     domain::{
         audit::{AuditEvent, changed_fields},
         patch::MergePatch,
@@ -104,9 +104,10 @@ pub async fn patch_profile(
     if fields.is_empty() && new_status.is_none() {
         return Ok(existing);
     }
-    let profile = db::profiles::update_with_status(&mut tx, user_id, &input, new_status, db::now())
-        .await
-        .on_unique_violation()?;
+    let profile =
+        db::profiles::update_with_status(&mut tx, user_id, &input, new_status, clock::now())
+            .await
+            .on_unique_violation()?;
     if !fields.is_empty() {
         record(&mut tx, caller, "profile.updated", user_id, fields).await?;
     }

@@ -56,7 +56,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
             },
         );
     }
-    checks.insert("auth_service".to_string(), check_auth_service(&state));
+    checks.insert("auth_service".to_string(), check_auth_service(state));
     let failed = checks.values().any(|c| c.required && c.status == "down");
     let degraded = checks
         .values()

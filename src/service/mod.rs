@@ -19,6 +19,7 @@ pub use error::Error;
 use crate::{
     auth::Caller,
     cache::{Cache, Entry},
+    clock,
     db::{self, Tx},
     domain::{audit::AuditEvent, profile::Profile},
 };
@@ -54,12 +55,12 @@ fn audit_event(
 ) -> AuditEvent {
     AuditEvent {
         id: uuid::Uuid::now_v7(),
-        occurred_at: db::now(),
+        occurred_at: clock::now(),
         actor_id: caller.user_id.clone(),
         actor_role: caller.primary_role().to_string(),
         action: action.to_string(),
         target_user_id: target_user_id.to_string(),
-        request_id: crate::http::middleware::current_request_id(),
+        request_id: crate::request_id::current(),
         changed_fields,
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::{
     auth::Caller,
+    clock,
     db::{self, Pool, Tx},
     domain::{
         audit::changed_fields,
@@ -100,7 +101,7 @@ async fn store(
     if fields.is_empty() {
         return Ok(current);
     }
-    let now = db::now();
+    let now = clock::now();
     let saved = db::preferences::save(&mut tx, &caller.user_id, &settings, now).await?;
     let event = audit_event(caller, "preferences.updated", &caller.user_id, fields);
     let consents = consent_changes(&current.settings, &settings);

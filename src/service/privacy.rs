@@ -2,7 +2,7 @@
 
 use crate::{
     auth::Caller,
-    db,
+    clock, db,
     domain::{preferences::Preferences, privacy::ProfileExport},
     service::{Error, Result, commit, record},
     state::AppState,
@@ -25,7 +25,7 @@ pub async fn export(state: &AppState, caller: &Caller) -> Result<ProfileExport> 
     record(&mut tx, caller, "profile.exported", user_id, vec![]).await?;
     commit(tx, &state.cache, &[]).await?;
     Ok(ProfileExport {
-        exported_at: db::now(),
+        exported_at: clock::now(),
         profile,
         preferences,
         consent_records,

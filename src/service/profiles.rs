@@ -3,6 +3,7 @@
 use crate::{
     auth::Caller,
     cache::{self, Entry},
+    clock,
     db::{self, Tx},
     domain::{
         audit::changed_fields,
@@ -46,7 +47,7 @@ pub async fn put(
     let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?;
     pre.check_write(existing.as_ref().map(|p| p.version.to_string()).as_deref())?;
     let Some(existing) = existing else {
-        let profile = db::profiles::insert(&mut tx, &caller.user_id, &input, db::now())
+        let profile = db::profiles::insert(&mut tx, &caller.user_id, &input, clock::now())
             .await
             .on_unique_violation()?;
         let fields = changed_fields(&ProfileInput::default(), &input);
@@ -90,7 +91,7 @@ async fn replace(
     if fields.is_empty() {
         return Ok(existing);
     }
-    let profile = db::profiles::update(&mut tx, &caller.user_id, &input, db::now())
+    let profile = db::profiles::update(&mut tx, &caller.user_id, &input, clock::now())
         .await
         .on_unique_violation()?;
     record(&mut tx, caller, "profile.updated", &caller.user_id, fields).await?;

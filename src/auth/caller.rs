@@ -1,0 +1,104 @@
+//! The caller of a request: its verified id, roles and scopes, why a token is refused, and who may do what.
+
+/// The roles the service knows; others in a token are ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Service,
+    Admin,
+}
+
+impl Role {
+    fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "user" => Some(Role::User),
+            "service" => Some(Role::Service),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("invalid token")]
+    Invalid,
+    #[error("expired token")]
+    Expired,
+    #[error("auth service unavailable")]
+    Unavailable { retry_after_secs: u64 },
+}
+
+/// Why an authenticated caller may not do what it asked; the text is the answer's `detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Denied(pub &'static str);
+
+/// An authenticated caller: the verified `sub`, roles and scopes of the bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub user_id: String,
+    pub roles: Vec<Role>,
+    pub scopes: Vec<String>,
+}
+
+impl Caller {
+    /// Builds a caller from a user id, role names (unknown ones ignored) and scopes; a user id outside 1-128
+    /// characters makes the token invalid.
+    pub fn from_parts(
+        user_id: String,
+        roles: Vec<String>,
+        scopes: Vec<String>,
+    ) -> Result<Self, AuthError> {
+        if user_id.is_empty() || user_id.chars().count() > 128 {
+            return Err(AuthError::Invalid);
+        }
+        Ok(Caller {
+            user_id,
+            roles: roles.iter().filter_map(|r| Role::parse(r)).collect(),
+            scopes,
+        })
+    }
+
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// `/admin/...` is for role `admin` only.
+    pub fn require_admin(&self) -> Result<(), Denied> {
+        if self.has_role(Role::Admin) {
+            Ok(())
+        } else {
+            Err(Denied("this operation needs role admin"))
+        }
+    }
+
+    /// `/users/{user_id}/...`: role `service` or `admin`, the given scope, or the user themself.
+    pub fn require_reader_of(&self, user_id: &str, scope: &str) -> Result<(), Denied> {
+        if self.has_role(Role::Service)
+            || self.has_role(Role::Admin)
+            || self.has_scope(scope)
+            || self.user_id == user_id
+        {
+            Ok(())
+        } else {
+            Err(Denied("this token may not read this user's data"))
+        }
+    }
+
+    /// The most privileged role, as recorded in the audit trail.
+    pub fn primary_role(&self) -> &'static str {
+        if self.has_role(Role::Admin) {
+            "admin"
+        } else if self.has_role(Role::Service) {
+            "service"
+        } else {
+            "user"
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The `Caller` extractor: reads the bearer token, has the verifier judge it, and answers auth's verdicts as
+//! `ApiError`s.
+
+use axum::{
+    extract::FromRequestParts,
+    http::{header, request::Parts},
+};
+
+use crate::{
+    auth::{AuthError, Caller, Denied},
+    http::error::ApiError,
+    state::AppState,
+};
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized)?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError::InvalidToken)?;
+        let caller = state.verifier.verify(token).await?;
+        tracing::Span::current().record("user_id", caller.user_id.as_str());
+        Ok(caller)
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Invalid => ApiError::InvalidToken,
+            AuthError::Expired => ApiError::TokenExpired,
+            AuthError::Unavailable { retry_after_secs } => {
+                ApiError::AuthServiceUnavailable { retry_after_secs }
+            }
+        }
+    }
+}
+
+/// So `caller.require_admin()?` answers 403 `forbidden` with the policy's reason as `detail`.
+impl From<Denied> for ApiError {
+    fn from(Denied(reason): Denied) -> Self {
+        ApiError::Forbidden(reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_denied_policy_check_is_answered_403_forbidden_with_its_reason() {
+        let user = Caller::from_parts("u1".into(), vec!["user".into()], vec![]).unwrap();
+
+        let admin_only = ApiError::from(user.require_admin().unwrap_err());
+        let other_user = ApiError::from(user.require_reader_of("u2", "profiles:read").unwrap_err());
+
+        assert_eq!(
+            (admin_only.status().as_u16(), admin_only.code()),
+            (403, "forbidden")
+        );
+        assert_eq!(admin_only.to_string(), "this operation needs role admin");
+        assert_eq!(other_user.code(), "forbidden");
+        assert_eq!(
+            other_user.to_string(),
+            "this token may not read this user's data"
+        );
+    }
+}
