@@ -65,7 +65,7 @@ async fn list_addresses(
     State(state): State<AppState>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> Result<Json<AddressPage>, ApiError> {
-    let pool = state.db.primary();
+    let pool = state.db.reader();
     require_profile(pool, &caller.user_id).await?;
     Ok(Json(page_of(pool, &caller.user_id, &page).await?))
 }
@@ -148,7 +148,7 @@ async fn get_address(
     Path(address_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let id = parse_address_id(&address_id)?;
-    let address = db::addresses::find_live(state.db.primary(), &caller.user_id, id)
+    let address = db::addresses::find_live(state.db.reader(), &caller.user_id, id)
         .await?
         .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
     Ok(versioned(&pre, address.revision, Json(address)))
@@ -180,7 +180,7 @@ async fn replace_address(
     let id = parse_address_id(&address_id)?;
     let mut tx = state.db.begin().await?;
     lock_writable_profile(&mut tx, &caller.user_id).await?;
-    let existing = db::addresses::find_live_in(&mut tx, &caller.user_id, id)
+    let existing = db::addresses::find_live(&mut tx, &caller.user_id, id)
         .await?
         .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
     pre.check_write(Some(&existing.revision.to_string()))?;
@@ -214,7 +214,7 @@ async fn patch_address(
     let id = parse_address_id(&address_id)?;
     let mut tx = state.db.begin().await?;
     lock_writable_profile(&mut tx, &caller.user_id).await?;
-    let existing = db::addresses::find_live_in(&mut tx, &caller.user_id, id)
+    let existing = db::addresses::find_live(&mut tx, &caller.user_id, id)
         .await?
         .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
     pre.check_write(Some(&existing.revision.to_string()))?;
@@ -277,7 +277,7 @@ async fn delete_address(
     let id = parse_address_id(&address_id)?;
     let mut tx = state.db.begin().await?;
     lock_writable_profile(&mut tx, &caller.user_id).await?;
-    let existing = db::addresses::find_live_in(&mut tx, &caller.user_id, id)
+    let existing = db::addresses::find_live(&mut tx, &caller.user_id, id)
         .await?
         .ok_or(ApiError::ADDRESS_NOT_FOUND)?;
     pre.check_write(Some(&existing.revision.to_string()))?;
@@ -356,7 +356,7 @@ async fn take_defaults(
     if !taken.any() {
         return Ok(());
     }
-    for other in db::addresses::find_defaults_in(tx, &caller.user_id).await? {
+    for other in db::addresses::find_defaults(&mut *tx, &caller.user_id).await? {
         let before = Defaults::of(&other);
         let after = Defaults {
             shipping: before.shipping && !taken.shipping,
@@ -386,7 +386,7 @@ async fn pass_defaults_to_newest(
     lost: Defaults,
     now: time::OffsetDateTime,
 ) -> Result<(), ApiError> {
-    let Some(heir) = db::addresses::find_newest_live_in(tx, &caller.user_id).await? else {
+    let Some(heir) = db::addresses::find_newest_live(&mut *tx, &caller.user_id).await? else {
         return Ok(());
     };
     let before = Defaults::of(&heir);

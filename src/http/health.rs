@@ -63,7 +63,7 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let mut checks = BTreeMap::new();
     checks.insert(
         "database".to_string(),
-        check_database(state.db.primary(), true).await,
+        check_database(state.db.reader(), true).await,
     );
     if state.db.has_replica() {
         checks.insert(

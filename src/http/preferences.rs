@@ -40,7 +40,7 @@ async fn get_preferences(
     pre: Preconditions,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
-    let pool = state.db.primary();
+    let pool = state.db.reader();
     db::profiles::find(pool, &caller.user_id)
         .await?
         .ok_or(ApiError::PROFILE_NOT_FOUND)?;
@@ -114,7 +114,7 @@ async fn current_for_write(
     pre: &Preconditions,
 ) -> Result<Preferences, ApiError> {
     lock_writable_profile(tx, &caller.user_id).await?;
-    let stored = db::preferences::find_in(tx, &caller.user_id).await?;
+    let stored = db::preferences::find(tx, &caller.user_id).await?;
     check_preconditions(pre, stored.as_ref())?;
     Ok(stored.unwrap_or_else(Preferences::defaults))
 }

@@ -41,7 +41,7 @@ async fn export_profile(
     let profile = db::profiles::find_for_update(&mut tx, &caller.user_id)
         .await?
         .ok_or(ApiError::PROFILE_NOT_FOUND)?;
-    let preferences = db::preferences::find_in(&mut tx, &caller.user_id)
+    let preferences = db::preferences::find(&mut tx, &caller.user_id)
         .await?
         .unwrap_or_else(Preferences::defaults);
     let consent_records = db::preferences::consent_records(&mut tx, &caller.user_id).await?;

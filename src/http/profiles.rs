@@ -59,7 +59,7 @@ async fn get_profile(
         Some(Lookup::Miss(generation)) => Some(generation),
         None => None,
     };
-    let profile = db::profiles::find(state.db.primary(), &caller.user_id)
+    let profile = db::profiles::find(state.db.reader(), &caller.user_id)
         .await?
         .ok_or(ApiError::PROFILE_NOT_FOUND)?;
     let json = serde_json::to_vec(&profile).map_err(ApiError::internal)?;

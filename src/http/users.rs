@@ -94,7 +94,7 @@ async fn get_default_addresses(
     };
     // A read that fills the cache goes to the primary: a lagging replica's answer must never be cached.
     let pool = match generation {
-        Some(_) => state.db.primary(),
+        Some(_) => state.db.reader(),
         None => state.db.replica(),
     };
     require_profile(pool, &user_id).await?;
