@@ -8,8 +8,9 @@ use clap::{Parser, Subcommand};
 use crate::{
     auth::{
         dev_secret,
-        jwt::{Claims, mint_hs256, unix_now},
+        jwt::{Claims, mint_hs256},
     },
+    clock::unix_now,
     config::Config,
     db::Db,
 };

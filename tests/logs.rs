@@ -69,7 +69,7 @@ async fn refuse_email_prefix_in_database(app: &TestApp, prefix: &str) {
              BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"
         )
     };
-    user_profile_service::with_pool!(app.db.primary(), |p| {
+    user_profile_service::with_pool!(app.db.reader(), |p| {
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(p)
             .await

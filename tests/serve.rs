@@ -11,7 +11,10 @@ use std::{
 };
 
 use serde_json::Value;
-use user_profile_service::auth::jwt::{Claims, mint_hs256, unix_now};
+use user_profile_service::{
+    auth::jwt::{Claims, mint_hs256},
+    clock::unix_now,
+};
 
 const SECRET: &str = "serve-test-secret-0123456789abcdef0123";
 

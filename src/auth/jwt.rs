@@ -17,7 +17,7 @@ use crate::{
 };
 
 /// Kept at this path for the `token` command and the tests, which mint tokens with it.
-pub use crate::clock::unix_now;
+use crate::clock::unix_now;
 
 /// The claims the service reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

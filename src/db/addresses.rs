@@ -7,11 +7,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    db::{Pool, Tx},
+    db::{Conn, Tx},
     domain::address::{Address, AddressInput, Defaults},
-    with_pool, with_tx,
+    with_conn,
 };
 
+/// The columns an `Address` is read from, in table `addresses`.
 macro_rules! columns {
     () => {
         "id, label, recipient_name, company, line1, line2, city, region, postal_code, country, phone, \
@@ -19,22 +20,22 @@ macro_rules! columns {
     };
 }
 
-const FIND_LIVE: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM addresses WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
-);
+/// Selects an `Address` as it was at one revision (`r`): only immutable data, the snapshot and the address's
+/// creation time (which never changes).
+macro_rules! select_revisions {
+    () => {
+        "SELECT r.address_id AS id, r.label, r.recipient_name, r.company, r.line1, r.line2, r.city, r.region, \
+         r.postal_code, r.country, r.phone, r.is_default_shipping, r.is_default_billing, r.revision, \
+         a.created_at, r.created_at AS updated_at, r.deleted_at \
+         FROM address_revisions r JOIN addresses a ON a.id = r.address_id"
+    };
+}
 
-const FIND_DEFAULTS: &str = concat!(
-    "SELECT ",
-    columns!(),
-    " FROM addresses WHERE user_id = $1 AND deleted_at IS NULL \
-     AND (is_default_shipping OR is_default_billing) ORDER BY id"
-);
+pub(super) use {columns, select_revisions};
 
 /// Live addresses of `user_id`, oldest first, after `after` (exclusive); at most `limit`.
 pub async fn list_live(
-    pool: &Pool,
+    conn: impl Into<Conn<'_>>,
     user_id: &str,
     after: Option<Uuid>,
     limit: u32,
@@ -46,7 +47,7 @@ pub async fn list_live(
     );
     // UUIDv7 ids sort by creation; the nil UUID sorts before all of them.
     let after = after.unwrap_or(Uuid::nil());
-    with_pool!(pool, |c| sqlx::query_as::<_, Address>(SQL)
+    with_conn!(conn, |c| sqlx::query_as::<_, Address>(SQL)
         .bind(user_id)
         .bind(after)
         .bind(i64::from(limit))
@@ -56,11 +57,16 @@ pub async fn list_live(
 
 /// A live address of `user_id`.
 pub async fn find_live(
-    pool: &Pool,
+    conn: impl Into<Conn<'_>>,
     user_id: &str,
     id: Uuid,
 ) -> Result<Option<Address>, sqlx::Error> {
-    with_pool!(pool, |c| sqlx::query_as::<_, Address>(FIND_LIVE)
+    const SQL: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM addresses WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
+    );
+    with_conn!(conn, |c| sqlx::query_as::<_, Address>(SQL)
         .bind(id)
         .bind(user_id)
         .fetch_optional(c)
@@ -69,7 +75,7 @@ pub async fn find_live(
 
 /// An address of `user_id`, live or deleted.
 pub async fn find_any(
-    pool: &Pool,
+    conn: impl Into<Conn<'_>>,
     user_id: &str,
     id: Uuid,
 ) -> Result<Option<Address>, sqlx::Error> {
@@ -78,7 +84,7 @@ pub async fn find_any(
         columns!(),
         " FROM addresses WHERE id = $1 AND user_id = $2"
     );
-    with_pool!(pool, |c| sqlx::query_as::<_, Address>(SQL)
+    with_conn!(conn, |c| sqlx::query_as::<_, Address>(SQL)
         .bind(id)
         .bind(user_id)
         .fetch_optional(c)
@@ -86,8 +92,17 @@ pub async fn find_any(
 }
 
 /// The live addresses of `user_id` that are a default of either kind (at most two).
-pub async fn find_defaults(pool: &Pool, user_id: &str) -> Result<Vec<Address>, sqlx::Error> {
-    with_pool!(pool, |c| sqlx::query_as::<_, Address>(FIND_DEFAULTS)
+pub async fn find_defaults(
+    conn: impl Into<Conn<'_>>,
+    user_id: &str,
+) -> Result<Vec<Address>, sqlx::Error> {
+    const SQL: &str = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM addresses WHERE user_id = $1 AND deleted_at IS NULL \
+         AND (is_default_shipping OR is_default_billing) ORDER BY id"
+    );
+    with_conn!(conn, |c| sqlx::query_as::<_, Address>(SQL)
         .bind(user_id)
         .fetch_all(c)
         .await)
@@ -95,18 +110,16 @@ pub async fn find_defaults(pool: &Pool, user_id: &str) -> Result<Vec<Address>, s
 
 /// The address `id` of `user_id` exactly as it was at `revision`.
 pub async fn find_revision(
-    pool: &Pool,
+    conn: impl Into<Conn<'_>>,
     user_id: &str,
     id: Uuid,
     revision: i64,
 ) -> Result<Option<Address>, sqlx::Error> {
-    // Only immutable data: the snapshot, and the address's creation time (never changes).
-    const SQL: &str = "SELECT r.address_id AS id, r.label, r.recipient_name, r.company, r.line1, r.line2, r.city, \
-         r.region, r.postal_code, r.country, r.phone, r.is_default_shipping, r.is_default_billing, r.revision, \
-         a.created_at, r.created_at AS updated_at, r.deleted_at \
-         FROM address_revisions r JOIN addresses a ON a.id = r.address_id \
-         WHERE r.address_id = $1 AND r.user_id = $2 AND r.revision = $3";
-    with_pool!(pool, |c| sqlx::query_as::<_, Address>(SQL)
+    const SQL: &str = concat!(
+        select_revisions!(),
+        " WHERE r.address_id = $1 AND r.user_id = $2 AND r.revision = $3"
+    );
+    with_conn!(conn, |c| sqlx::query_as::<_, Address>(SQL)
         .bind(id)
         .bind(user_id)
         .bind(revision)
@@ -115,38 +128,17 @@ pub async fn find_revision(
 }
 
 /// How many live addresses `user_id` has; call after locking the profile so the answer holds until commit.
-pub async fn count_live(tx: &mut Tx, user_id: &str) -> Result<i64, sqlx::Error> {
+pub async fn count_live(conn: impl Into<Conn<'_>>, user_id: &str) -> Result<i64, sqlx::Error> {
     const SQL: &str = "SELECT COUNT(*) FROM addresses WHERE user_id = $1 AND deleted_at IS NULL";
-    with_tx!(tx, |c| sqlx::query_scalar::<_, i64>(SQL)
+    with_conn!(conn, |c| sqlx::query_scalar::<_, i64>(SQL)
         .bind(user_id)
         .fetch_one(c)
         .await)
 }
 
-/// A live address of `user_id`, read inside a write transaction.
-pub async fn find_live_in(
-    tx: &mut Tx,
-    user_id: &str,
-    id: Uuid,
-) -> Result<Option<Address>, sqlx::Error> {
-    with_tx!(tx, |c| sqlx::query_as::<_, Address>(FIND_LIVE)
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(c)
-        .await)
-}
-
-/// The live defaults of `user_id` (at most two addresses), read inside a write transaction.
-pub async fn find_defaults_in(tx: &mut Tx, user_id: &str) -> Result<Vec<Address>, sqlx::Error> {
-    with_tx!(tx, |c| sqlx::query_as::<_, Address>(FIND_DEFAULTS)
-        .bind(user_id)
-        .fetch_all(c)
-        .await)
-}
-
-/// The most recently created live address of `user_id`, read inside a write transaction.
-pub async fn find_newest_live_in(
-    tx: &mut Tx,
+/// The most recently created live address of `user_id`.
+pub async fn find_newest_live(
+    conn: impl Into<Conn<'_>>,
     user_id: &str,
 ) -> Result<Option<Address>, sqlx::Error> {
     const SQL: &str = concat!(
@@ -154,7 +146,7 @@ pub async fn find_newest_live_in(
         columns!(),
         " FROM addresses WHERE user_id = $1 AND deleted_at IS NULL ORDER BY id DESC LIMIT 1"
     );
-    with_tx!(tx, |c| sqlx::query_as::<_, Address>(SQL)
+    with_conn!(conn, |c| sqlx::query_as::<_, Address>(SQL)
         .bind(user_id)
         .fetch_optional(c)
         .await)
@@ -175,7 +167,7 @@ pub async fn insert(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $15) RETURNING ",
         columns!()
     );
-    let address = with_tx!(tx, |c| {
+    let address = with_conn!(&mut *tx, |c| {
         sqlx::query_as::<_, Address>(SQL)
             .bind(id)
             .bind(user_id)
@@ -214,7 +206,7 @@ pub async fn update(
          WHERE id = $1 AND deleted_at IS NULL RETURNING ",
         columns!()
     );
-    let address = with_tx!(tx, |c| {
+    let address = with_conn!(&mut *tx, |c| {
         sqlx::query_as::<_, Address>(SQL)
             .bind(id)
             .bind(&input.label)
@@ -249,7 +241,7 @@ pub async fn set_defaults(
          updated_at = $4 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
         columns!()
     );
-    let address = with_tx!(tx, |c| sqlx::query_as::<_, Address>(SQL)
+    let address = with_conn!(&mut *tx, |c| sqlx::query_as::<_, Address>(SQL)
         .bind(id)
         .bind(defaults.shipping)
         .bind(defaults.billing)
@@ -271,7 +263,7 @@ pub async fn soft_delete(
          is_default_billing = FALSE, revision = revision + 1 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
         columns!()
     );
-    let address = with_tx!(tx, |c| sqlx::query_as::<_, Address>(SQL)
+    let address = with_conn!(&mut *tx, |c| sqlx::query_as::<_, Address>(SQL)
         .bind(id)
         .bind(now)
         .fetch_one(c)
@@ -288,7 +280,7 @@ async fn record_revision(tx: &mut Tx, id: Uuid) -> Result<(), sqlx::Error> {
          SELECT id, revision, user_id, label, recipient_name, company, line1, line2, city, region, postal_code, \
          country, phone, is_default_shipping, is_default_billing, deleted_at, updated_at \
          FROM addresses WHERE id = $1";
-    with_tx!(tx, |c| sqlx::query(SQL)
+    with_conn!(&mut *tx, |c| sqlx::query(SQL)
         .bind(id)
         .execute(c)
         .await

@@ -1,20 +1,20 @@
 //! The `audit_events` table: written in the same transaction as the change it records.
 
-use sqlx::types::Json;
+use sqlx::{QueryBuilder, types::Json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    db::{Pool, Tx},
+    db::{Conn, Tx},
     domain::audit::AuditEvent,
-    with_pool, with_tx,
+    with_conn,
 };
 
 /// Appends one event to the audit trail.
 pub async fn record(tx: &mut Tx, event: &AuditEvent) -> Result<(), sqlx::Error> {
     const SQL: &str = "INSERT INTO audit_events (id, occurred_at, actor_id, actor_role, action, target_user_id, \
                        request_id, changed_fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    with_tx!(tx, |c| {
+    with_conn!(tx, |c| {
         sqlx::query(SQL)
             .bind(event.id)
             .bind(event.occurred_at)
@@ -57,77 +57,9 @@ struct Row {
     changed_fields: Json<Vec<String>>,
 }
 
-enum Bind {
-    Text(String),
-    Time(OffsetDateTime),
-    Id(Uuid),
-}
-
-/// One page of events matching `filter`, oldest first (ids are UUIDv7, so id order is time order).
-pub async fn list(pool: &Pool, filter: &Filter) -> Result<Vec<AuditEvent>, sqlx::Error> {
-    // SQLite keeps RFC 3339 text whose fraction has a variable length, so it compares instants via julianday().
-    let at = |param: &str| match pool {
-        Pool::Sqlite(_) => (
-            "julianday(occurred_at)".to_string(),
-            format!("julianday({param})"),
-        ),
-        Pool::Postgres(_) => ("occurred_at".to_string(), param.to_string()),
-    };
-    let mut sql = String::from(
-        "SELECT id, occurred_at, actor_id, actor_role, action, target_user_id, request_id, changed_fields \
-         FROM audit_events WHERE 1 = 1",
-    );
-    let mut binds = Vec::new();
-    let mut condition = |template: &dyn Fn(&str) -> String, value: Bind| {
-        binds.push(value);
-        sql.push_str(" AND ");
-        sql.push_str(&template(&format!("${}", binds.len())));
-    };
-    if let Some(v) = &filter.target_user_id {
-        condition(&|p| format!("target_user_id = {p}"), Bind::Text(v.clone()));
-    }
-    if let Some(v) = &filter.actor_id {
-        condition(&|p| format!("actor_id = {p}"), Bind::Text(v.clone()));
-    }
-    if let Some(v) = &filter.action {
-        condition(&|p| format!("action = {p}"), Bind::Text(v.clone()));
-    }
-    if let Some(v) = filter.since {
-        condition(
-            &|p| {
-                let (column, value) = at(p);
-                format!("{column} >= {value}")
-            },
-            Bind::Time(v),
-        );
-    }
-    if let Some(v) = filter.until {
-        condition(
-            &|p| {
-                let (column, value) = at(p);
-                format!("{column} < {value}")
-            },
-            Bind::Time(v),
-        );
-    }
-    if let Some(v) = filter.after_id {
-        condition(&|p| format!("id > {p}"), Bind::Id(v));
-    }
-    sql.push_str(&format!(" ORDER BY id LIMIT {}", filter.limit));
-    let rows = with_pool!(pool, |c| {
-        let mut query = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql.clone()));
-        for value in &binds {
-            query = match value {
-                Bind::Text(v) => query.bind(v),
-                Bind::Time(v) => query.bind(*v),
-                Bind::Id(v) => query.bind(*v),
-            };
-        }
-        query.fetch_all(c).await
-    })?;
-    Ok(rows
-        .into_iter()
-        .map(|r| AuditEvent {
+impl From<Row> for AuditEvent {
+    fn from(r: Row) -> Self {
+        AuditEvent {
             id: r.id,
             occurred_at: r.occurred_at,
             actor_id: r.actor_id,
@@ -136,6 +68,51 @@ pub async fn list(pool: &Pool, filter: &Filter) -> Result<Vec<AuditEvent>, sqlx:
             target_user_id: r.target_user_id,
             request_id: r.request_id,
             changed_fields: r.changed_fields.0,
-        })
-        .collect())
+        }
+    }
+}
+
+/// One page of events matching `filter`, oldest first (ids are UUIDv7, so id order is time order).
+pub async fn list(
+    conn: impl Into<Conn<'_>>,
+    filter: &Filter,
+) -> Result<Vec<AuditEvent>, sqlx::Error> {
+    let conn = conn.into();
+    // SQLite keeps RFC 3339 text whose fraction has a variable length, so it compares instants via julianday().
+    let (at, open, close) = if conn.is_sqlite() {
+        ("julianday(occurred_at)", "julianday(", ")")
+    } else {
+        ("occurred_at", "", "")
+    };
+    let rows = with_conn!(conn, |c| {
+        let mut sql = QueryBuilder::new(
+            "SELECT id, occurred_at, actor_id, actor_role, action, target_user_id, request_id, \
+             changed_fields FROM audit_events WHERE 1 = 1",
+        );
+        if let Some(v) = &filter.target_user_id {
+            sql.push(" AND target_user_id = ").push_bind(v);
+        }
+        if let Some(v) = &filter.actor_id {
+            sql.push(" AND actor_id = ").push_bind(v);
+        }
+        if let Some(v) = &filter.action {
+            sql.push(" AND action = ").push_bind(v);
+        }
+        if let Some(v) = filter.since {
+            sql.push(format_args!(" AND {at} >= {open}"))
+                .push_bind(v)
+                .push(close);
+        }
+        if let Some(v) = filter.until {
+            sql.push(format_args!(" AND {at} < {open}"))
+                .push_bind(v)
+                .push(close);
+        }
+        if let Some(v) = filter.after_id {
+            sql.push(" AND id > ").push_bind(v);
+        }
+        sql.push(format_args!(" ORDER BY id LIMIT {}", filter.limit));
+        sql.build_query_as::<Row>().fetch_all(c).await
+    })?;
+    Ok(rows.into_iter().map(AuditEvent::from).collect())
 }

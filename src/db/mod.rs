@@ -1,8 +1,9 @@
 //! Storage: one repository over SQLite or PostgreSQL. Handlers call `db::<table group>::fn`, never SQL.
 //!
-//! The backend is an enum of the two native pools; `with_pool!`/`with_tx!` stamp one query body into both arms
-//! so that SQL is written once where the dialects agree and each backend keeps its native types
-//! (see docs/architecture.md for why this beats `sqlx::Any` and generic `<DB>` functions).
+//! The backend is an enum of the two native pools (`Pool`) or transactions (`Tx`). Each query is one function
+//! taking a `Conn` (either a pool or a transaction), and `with_conn!` stamps its body into the four arms, so
+//! SQL is written once where the dialects agree and each backend keeps its native types (see
+//! docs/architecture.md for why this beats `sqlx::Any` and generic `<DB>` functions).
 
 pub mod addresses;
 pub mod audit;
@@ -72,38 +73,78 @@ impl Tx {
     }
 }
 
-/// Runs one query body against whichever backend a `Pool` holds; `$conn` is the pool.
+/// Where a query runs: on a pool (it takes a connection of its own) or inside an open transaction. Query
+/// functions take `impl Into<Conn>`, so callers pass either `db.reader()` (or another pool) or `&mut tx`.
+pub enum Conn<'a> {
+    Pool(&'a Pool),
+    Tx(&'a mut Tx),
+}
+
+impl<'a> From<&'a Pool> for Conn<'a> {
+    fn from(pool: &'a Pool) -> Self {
+        Conn::Pool(pool)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Conn<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        Conn::Tx(tx)
+    }
+}
+
+impl Conn<'_> {
+    /// The same pool or transaction for one more query, leaving this one usable afterwards.
+    pub fn reborrow(&mut self) -> Conn<'_> {
+        match self {
+            Conn::Pool(pool) => Conn::Pool(pool),
+            Conn::Tx(tx) => Conn::Tx(tx),
+        }
+    }
+
+    /// True on SQLite, for the few statements whose text differs between the dialects.
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Conn::Pool(Pool::Sqlite(_)) | Conn::Tx(Tx::Sqlite(_)))
+    }
+}
+
+/// Runs one query body on whatever `$conn` (anything `Into<Conn>`) holds: `$c` is the native pool
+/// (`&SqlitePool`/`&PgPool`) or the transaction's connection (`&mut SqliteConnection`/`&mut PgConnection`).
+#[macro_export]
+macro_rules! with_conn {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match ::core::convert::Into::<$crate::db::Conn<'_>>::into($conn) {
+            $crate::db::Conn::Pool($crate::db::Pool::Sqlite($c)) => $body,
+            $crate::db::Conn::Pool($crate::db::Pool::Postgres($c)) => $body,
+            $crate::db::Conn::Tx($crate::db::Tx::Sqlite(tx)) => {
+                let $c = &mut **tx;
+                $body
+            }
+            $crate::db::Conn::Tx($crate::db::Tx::Postgres(tx)) => {
+                let $c = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs one body on the native pool a `Pool` holds (`$p`), for what only pools do: sizes, closing.
 #[macro_export]
 macro_rules! with_pool {
-    ($pool:expr, |$conn:ident| $body:expr) => {
+    ($pool:expr, |$p:ident| $body:expr) => {
         match $pool {
-            $crate::db::Pool::Sqlite($conn) => $body,
-            $crate::db::Pool::Postgres($conn) => $body,
+            $crate::db::Pool::Sqlite($p) => $body,
+            $crate::db::Pool::Postgres($p) => $body,
         }
     };
 }
 
-/// Runs one query body inside a `Tx`; `$conn` is the transaction's connection.
-#[macro_export]
-macro_rules! with_tx {
-    ($tx:expr, |$conn:ident| $body:expr) => {
-        match $tx {
-            $crate::db::Tx::Sqlite(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-            $crate::db::Tx::Postgres(tx) => {
-                let $conn = &mut **tx;
-                $body
-            }
-        }
-    };
-}
-
-/// The database handles of the service.
+/// The database handles of the service: a write pool and a read pool on the primary database, and the
+/// replica's pool when one is configured.
 ///
 /// On SQLite all writes go through one connection (so writers queue in-process instead of failing with
-/// `SQLITE_BUSY`) while reads use their own pool on the same WAL file and never wait for writes.
+/// `SQLITE_BUSY`) while reads use their own pool on the same WAL file and never wait for writes; an in-memory
+/// database has only its one connection, which then serves both. On PostgreSQL the write pool is the smaller
+/// of two, so writes queueing on a row lock can never take every connection away from reads.
 #[derive(Clone, Debug)]
 pub struct Db {
     writer: Pool,
@@ -161,8 +202,8 @@ impl Db {
         })
     }
 
-    /// Reads that must see the caller's own writes: the primary database.
-    pub fn primary(&self) -> &Pool {
+    /// The primary database's read pool, for reads that must see the caller's own writes.
+    pub fn reader(&self) -> &Pool {
         &self.reader
     }
 
@@ -182,8 +223,9 @@ impl Db {
         }
     }
 
-    /// Connection counts of each distinct pool, for the metrics: `writer` and `reader` when they are separate
-    /// (SQLite on a file), `primary` when one pool serves both (PostgreSQL), and `replica` when configured.
+    /// Connection counts of each distinct pool, for the metrics: `writer` and `reader` (PostgreSQL, and SQLite
+    /// on a file), or `primary` when one connection serves both (SQLite in memory); and `replica` when
+    /// configured.
     pub fn pool_stats(&self) -> Vec<PoolStats> {
         let mut stats = Vec::with_capacity(3);
         if self.writer.is_same_pool(&self.reader) {
@@ -258,9 +300,9 @@ impl Db {
 }
 
 /// A round trip to the database, for readiness.
-pub async fn ping(pool: &Pool) -> Result<(), sqlx::Error> {
-    with_pool!(pool, |p| sqlx::query("SELECT 1")
-        .execute(p)
+pub async fn ping(conn: impl Into<Conn<'_>>) -> Result<(), sqlx::Error> {
+    with_conn!(conn, |c| sqlx::query("SELECT 1")
+        .execute(c)
         .await
         .map(|_| ()))
 }
@@ -272,7 +314,7 @@ async fn connect_sqlite(url: &str, max: Option<u32>) -> Result<(Pool, Pool), sql
         .synchronous(SqliteSynchronous::Normal)
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
-        // Checkpoints run in the background (`checkpoint_wal`), so a commit never pays for one.
+        // Checkpoints run in the background (`Db::spawn_wal_checkpoints`), so a commit never pays for one.
         .pragma("wal_autocheckpoint", "0");
     if options.get_filename() != std::path::Path::new(":memory:") {
         if let Some(dir) = options
@@ -323,41 +365,6 @@ fn connect_replica_postgres(options: PgConnectOptions, max: Option<u32>) -> Pool
     Pool::Postgres(pool)
 }
 
-/// Connects to PostgreSQL with a `search_path`, so each test can live in a schema of its own.
-pub async fn connect_postgres_schema(url: &str, schema: &str) -> Result<Db, sqlx::Error> {
-    connect_postgres_schema_with_replica(url, None, schema).await
-}
-
-/// Like [`connect_postgres_schema`], with a read replica on `replica_url` using the same `search_path`
-/// (the schema is created on the primary and reaches the replica through replication).
-pub async fn connect_postgres_schema_with_replica(
-    url: &str,
-    replica_url: Option<&str>,
-    schema: &str,
-) -> Result<Db, sqlx::Error> {
-    let options = PgConnectOptions::from_str(url)?.options([("search_path", schema)]);
-    let writer = PgPoolOptions::new()
-        .max_connections(4)
-        .connect_with(options.clone())
-        .await?;
-    let reader = PgPoolOptions::new()
-        .max_connections(8)
-        .connect_with(options)
-        .await?;
-    let replica = match replica_url {
-        Some(url) => Some(connect_replica_postgres(
-            PgConnectOptions::from_str(url)?.options([("search_path", schema)]),
-            Some(4),
-        )),
-        None => None,
-    };
-    Ok(Db {
-        writer: Pool::Postgres(writer),
-        reader: Pool::Postgres(reader),
-        replica,
-    })
-}
-
 /// True when `err` violates the named unique constraint (or, on SQLite, the unique column behind it).
 pub fn is_unique_violation(err: &sqlx::Error, constraint: &str, sqlite_column: &str) -> bool {
     let Some(db_err) = err.as_database_error() else {
@@ -370,10 +377,4 @@ pub fn is_unique_violation(err: &sqlx::Error, constraint: &str, sqlite_column: &
         Some(name) => name == constraint,
         None => db_err.message().contains(sqlite_column) || db_err.message().contains(constraint),
     }
-}
-
-/// Now, truncated to milliseconds so that both backends store and return the same instant.
-pub fn now() -> time::OffsetDateTime {
-    let now = time::OffsetDateTime::now_utc();
-    now.replace_millisecond(now.millisecond()).unwrap_or(now)
 }

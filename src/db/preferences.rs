@@ -5,9 +5,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    db::{Pool, Tx},
+    db::{Conn, Tx},
     domain::preferences::{ConsentChange, ConsentRecord, PreferenceSettings, Preferences},
-    with_pool, with_tx,
+    with_conn,
 };
 
 type Row = (Json<PreferenceSettings>, i64, OffsetDateTime);
@@ -20,20 +20,14 @@ fn from_row((Json(settings), version, updated_at): Row) -> Preferences {
     }
 }
 
-const FIND: &str = "SELECT document, version, updated_at FROM preferences WHERE user_id = $1";
-
-/// The stored preferences of `user_id`; `None` while the user has set nothing (the defaults apply).
-pub async fn find(pool: &Pool, user_id: &str) -> Result<Option<Preferences>, sqlx::Error> {
-    let row = with_pool!(pool, |c| sqlx::query_as::<_, Row>(FIND)
-        .bind(user_id)
-        .fetch_optional(c)
-        .await)?;
-    Ok(row.map(from_row))
-}
-
-/// The same, inside a transaction (callers lock the profile row first, which serializes preference writes).
-pub async fn find_in(tx: &mut Tx, user_id: &str) -> Result<Option<Preferences>, sqlx::Error> {
-    let row = with_tx!(tx, |c| sqlx::query_as::<_, Row>(FIND)
+/// The stored preferences of `user_id`; `None` while the user has set nothing (the defaults apply). Writers
+/// read them inside their transaction after locking the profile row, which serializes preference writes.
+pub async fn find(
+    conn: impl Into<Conn<'_>>,
+    user_id: &str,
+) -> Result<Option<Preferences>, sqlx::Error> {
+    const SQL: &str = "SELECT document, version, updated_at FROM preferences WHERE user_id = $1";
+    let row = with_conn!(conn, |c| sqlx::query_as::<_, Row>(SQL)
         .bind(user_id)
         .fetch_optional(c)
         .await)?;
@@ -52,7 +46,7 @@ pub async fn save(
                        ON CONFLICT (user_id) DO UPDATE SET document = excluded.document, \
                        version = preferences.version + 1, updated_at = excluded.updated_at \
                        RETURNING document, version, updated_at";
-    let row = with_tx!(tx, |c| sqlx::query_as::<_, Row>(SQL)
+    let row = with_conn!(tx, |c| sqlx::query_as::<_, Row>(SQL)
         .bind(user_id)
         .bind(Json(settings))
         .bind(now)
@@ -72,7 +66,7 @@ pub async fn record_consents(
     const SQL: &str = "INSERT INTO consent_records (id, user_id, channel, purpose, granted, recorded_at, request_id) \
                        VALUES ($1, $2, $3, $4, $5, $6, $7)";
     for change in changes {
-        with_tx!(tx, |c| sqlx::query(SQL)
+        with_conn!(&mut *tx, |c| sqlx::query(SQL)
             .bind(Uuid::now_v7())
             .bind(user_id)
             .bind(change.channel)
@@ -89,12 +83,12 @@ pub async fn record_consents(
 
 /// Every consent record of `user_id`, oldest first.
 pub async fn consent_records(
-    tx: &mut Tx,
+    conn: impl Into<Conn<'_>>,
     user_id: &str,
 ) -> Result<Vec<ConsentRecord>, sqlx::Error> {
     const SQL: &str = "SELECT id, channel, purpose, granted, recorded_at, request_id FROM consent_records \
                        WHERE user_id = $1 ORDER BY id";
-    with_tx!(tx, |c| sqlx::query_as::<_, ConsentRecord>(SQL)
+    with_conn!(conn, |c| sqlx::query_as::<_, ConsentRecord>(SQL)
         .bind(user_id)
         .fetch_all(c)
         .await)

@@ -1,11 +1,12 @@
 //! The `profiles` table.
 
+use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
 use crate::{
-    db::{Pool, Tx},
+    db::{Conn, Tx},
     domain::profile::{Profile, ProfileInput, ProfileSummary, normalize_email, normalize_name},
-    with_pool, with_tx,
+    with_conn,
 };
 
 macro_rules! columns {
@@ -16,9 +17,12 @@ macro_rules! columns {
 }
 
 /// The profile of `user_id`, if any.
-pub async fn find(pool: &Pool, user_id: &str) -> Result<Option<Profile>, sqlx::Error> {
+pub async fn find(
+    conn: impl Into<Conn<'_>>,
+    user_id: &str,
+) -> Result<Option<Profile>, sqlx::Error> {
     const SQL: &str = concat!("SELECT ", columns!(), " FROM profiles WHERE user_id = $1");
-    with_pool!(pool, |c| sqlx::query_as::<_, Profile>(SQL)
+    with_conn!(conn, |c| sqlx::query_as::<_, Profile>(SQL)
         .bind(user_id)
         .fetch_optional(c)
         .await)
@@ -64,7 +68,7 @@ pub async fn insert(
         columns!()
     );
     let email = input.email.as_deref().unwrap_or_default();
-    with_tx!(tx, |c| {
+    with_conn!(tx, |c| {
         sqlx::query_as::<_, Profile>(SQL)
             .bind(user_id)
             .bind(email)
@@ -114,7 +118,7 @@ pub async fn update_with_status(
         columns!()
     );
     let email = input.email.as_deref().unwrap_or_default();
-    with_tx!(tx, |c| {
+    with_conn!(tx, |c| {
         sqlx::query_as::<_, Profile>(SQL)
             .bind(user_id)
             .bind(email)
@@ -150,7 +154,7 @@ pub async fn set_status(
         "UPDATE profiles SET status = $2, version = version + 1, updated_at = $3 WHERE user_id = $1 RETURNING ",
         columns!()
     );
-    with_tx!(tx, |c| sqlx::query_as::<_, Profile>(SQL)
+    with_conn!(tx, |c| sqlx::query_as::<_, Profile>(SQL)
         .bind(user_id)
         .bind(status)
         .bind(now)
@@ -161,7 +165,7 @@ pub async fn set_status(
 /// Erases the profile; addresses, revisions, preferences and consent records go with it (ON DELETE CASCADE).
 pub async fn delete(tx: &mut Tx, user_id: &str) -> Result<bool, sqlx::Error> {
     const SQL: &str = "DELETE FROM profiles WHERE user_id = $1";
-    let result = with_tx!(tx, |c| sqlx::query(SQL)
+    let result = with_conn!(tx, |c| sqlx::query(SQL)
         .bind(user_id)
         .execute(c)
         .await
@@ -181,71 +185,65 @@ pub struct Search {
     pub limit: u32,
 }
 
+/// The lower-cased name columns that the admin search matches `q` against, besides the email.
+const NAME_COLUMNS: [&str; 3] = ["display_name_lower", "first_name_lower", "last_name_lower"];
+
 /// One page of profiles matching `search`, ordered by `user_id`.
 ///
 /// The prefix match is a range condition (`col >= q AND col < next(q)`) on lower-cased columns, so a btree
 /// index serves each alternative; PostgreSQL compares them in the "C" collation (see migration 0003).
-pub async fn search(pool: &Pool, search: &Search) -> Result<Vec<ProfileSummary>, sqlx::Error> {
-    let email = match pool {
-        Pool::Sqlite(_) => "email_normalized",
-        Pool::Postgres(_) => "email_normalized COLLATE \"C\"",
-    };
-    let mut sql = String::from(
-        "SELECT user_id, email, display_name, first_name, last_name, status, created_at, updated_at \
-         FROM profiles WHERE 1 = 1",
-    );
-    // With `q`, SQLite would rather walk the primary key in order than merge four index ranges; `+user_id`
-    // takes the key out of the running, so it picks the MULTI-INDEX OR plan (docs/admin-search.md).
+pub async fn search(
+    conn: impl Into<Conn<'_>>,
+    search: &Search,
+) -> Result<Vec<ProfileSummary>, sqlx::Error> {
+    let conn = conn.into();
     let q = search
         .q
         .as_deref()
         .map(normalize_name)
         .filter(|q| !q.is_empty());
-    let key = match pool {
-        Pool::Sqlite(_) if q.is_some() => "+user_id",
-        _ => "user_id",
+    let upper = q.as_deref().and_then(prefix_upper_bound);
+    let (email, key) = match (conn.is_sqlite(), &q) {
+        // With `q`, SQLite would rather walk the primary key in order than merge four index ranges; `+user_id`
+        // takes the key out of the running, so it picks the MULTI-INDEX OR plan (docs/admin-search.md).
+        (true, Some(_)) => ("email_normalized", "+user_id"),
+        (true, None) => ("email_normalized", "user_id"),
+        (false, _) => ("email_normalized COLLATE \"C\"", "user_id"),
     };
-    let mut binds: Vec<String> = Vec::new();
-    let mut param = |value: String| {
-        binds.push(value);
-        format!("${}", binds.len())
-    };
-    if let Some(q) = q {
-        let upper = prefix_upper_bound(&q);
-        let lo = param(q);
-        let hi = upper.map(&mut param);
-        let terms: Vec<String> = [
-            email,
-            "display_name_lower",
-            "first_name_lower",
-            "last_name_lower",
-        ]
-        .iter()
-        .map(|col| match &hi {
-            Some(hi) => format!("({col} >= {lo} AND {col} < {hi})"),
-            None => format!("{col} >= {lo}"),
-        })
-        .collect();
-        sql.push_str(&format!(" AND ({})", terms.join(" OR ")));
-    }
-    if let Some(status) = &search.status {
-        let p = param(status.clone());
-        sql.push_str(&format!(" AND status = {p}"));
-    }
-    if let Some(after) = &search.after_user_id {
-        let p = param(after.clone());
-        sql.push_str(&format!(" AND {key} > {p}"));
-    }
-    sql.push_str(&format!(" ORDER BY {key} LIMIT {}", search.limit));
-    // Not a cached prepared statement: PostgreSQL then plans each search with its actual prefix (index ranges
-    // for a rare one, a primary-key walk for a common one) instead of settling on one generic plan.
-    with_pool!(pool, |c| {
-        let mut query =
-            sqlx::query_as::<_, ProfileSummary>(sqlx::AssertSqlSafe(sql.clone())).persistent(false);
-        for value in &binds {
-            query = query.bind(value);
+    with_conn!(conn, |c| {
+        let mut sql = QueryBuilder::new(
+            "SELECT user_id, email, display_name, first_name, last_name, status, created_at, updated_at \
+             FROM profiles WHERE 1 = 1",
+        );
+        if let Some(q) = &q {
+            sql.push(" AND (");
+            let mut terms = sql.separated(" OR ");
+            for col in std::iter::once(email).chain(NAME_COLUMNS) {
+                terms
+                    .push(format_args!("({col} >= "))
+                    .push_bind_unseparated(q);
+                if let Some(hi) = &upper {
+                    terms
+                        .push_unseparated(format_args!(" AND {col} < "))
+                        .push_bind_unseparated(hi);
+                }
+                terms.push_unseparated(")");
+            }
+            sql.push(")");
         }
-        query.fetch_all(c).await
+        if let Some(status) = &search.status {
+            sql.push(" AND status = ").push_bind(status);
+        }
+        if let Some(after) = &search.after_user_id {
+            sql.push(format_args!(" AND {key} > ")).push_bind(after);
+        }
+        sql.push(format_args!(" ORDER BY {key} LIMIT {}", search.limit));
+        // Not a cached prepared statement: PostgreSQL then plans each search with its actual prefix (index
+        // ranges for a rare one, a primary-key walk for a common one) instead of settling on one generic plan.
+        sql.build_query_as::<ProfileSummary>()
+            .persistent(false)
+            .fetch_all(c)
+            .await
     })
 }
 

@@ -26,7 +26,7 @@ pub async fn list(
     after: Option<Uuid>,
     limit: u32,
 ) -> Result<Page<Address>> {
-    page_of(state.db.primary(), user_id, after, limit).await
+    page_of(state.db.reader(), user_id, after, limit).await
 }
 
 /// One page of `user_id`'s live addresses from `pool`; 404 when the user has no profile.
@@ -43,7 +43,7 @@ pub(super) async fn page_of(
 
 /// One of the caller's live addresses.
 pub async fn get(state: &AppState, user_id: &str, id: Uuid) -> Result<Address> {
-    db::addresses::find_live(state.db.primary(), user_id, id)
+    db::addresses::find_live(state.db.reader(), user_id, id)
         .await?
         .ok_or(Error::ADDRESS_NOT_FOUND)
 }
@@ -136,7 +136,7 @@ async fn lock_for_write(
 ) -> Result<(Tx, Address)> {
     let mut tx = state.db.begin().await?;
     lock_writable_profile(&mut tx, &caller.user_id).await?;
-    let existing = db::addresses::find_live_in(&mut tx, &caller.user_id, id)
+    let existing = db::addresses::find_live(&mut tx, &caller.user_id, id)
         .await?
         .ok_or(Error::ADDRESS_NOT_FOUND)?;
     pre.check_write(Some(&existing.revision.to_string()))?;
@@ -190,7 +190,7 @@ async fn take_defaults(
     if !taken.any() {
         return Ok(());
     }
-    for other in db::addresses::find_defaults_in(tx, &caller.user_id).await? {
+    for other in db::addresses::find_defaults(&mut *tx, &caller.user_id).await? {
         let before = Defaults::of(&other);
         let after = Defaults {
             shipping: before.shipping && !taken.shipping,
@@ -210,7 +210,7 @@ async fn pass_defaults_to_newest(
     lost: Defaults,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let Some(heir) = db::addresses::find_newest_live_in(tx, &caller.user_id).await? else {
+    let Some(heir) = db::addresses::find_newest_live(&mut *tx, &caller.user_id).await? else {
         return Ok(());
     };
     let before = Defaults::of(&heir);

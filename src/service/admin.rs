@@ -70,7 +70,7 @@ pub async fn view_profile(
     let profile = db::profiles::find_for_update(&mut tx, user_id)
         .await?
         .ok_or(Error::PROFILE_NOT_FOUND)?;
-    let preferences = db::preferences::find_in(&mut tx, user_id)
+    let preferences = db::preferences::find(&mut tx, user_id)
         .await?
         .unwrap_or_else(Preferences::defaults);
     let addresses = db::export::addresses_with_revisions(&mut tx, user_id).await?;

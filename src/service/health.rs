@@ -36,7 +36,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
     let mut checks = BTreeMap::new();
     checks.insert(
         "database".to_string(),
-        check_database(state.db.primary(), true).await,
+        check_database(state.db.reader(), true).await,
     );
     if state.db.has_replica() {
         checks.insert(

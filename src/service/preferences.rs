@@ -17,7 +17,7 @@ use crate::{
 
 /// The caller's preferences; the documented defaults (version 0) until they set any.
 pub async fn get(state: &AppState, user_id: &str) -> Result<Preferences> {
-    read(state.db.primary(), user_id).await
+    read(state.db.reader(), user_id).await
 }
 
 /// `user_id`'s preferences from `pool`; 404 when the user has no profile.
@@ -63,7 +63,7 @@ async fn current_for_write(
     pre: &Preconditions,
 ) -> Result<Preferences> {
     lock_writable_profile(tx, &caller.user_id).await?;
-    let stored = db::preferences::find_in(tx, &caller.user_id).await?;
+    let stored = db::preferences::find(tx, &caller.user_id).await?;
     check_preconditions(pre, stored.as_ref())?;
     Ok(stored.unwrap_or_else(Preferences::defaults))
 }

@@ -17,7 +17,7 @@ pub async fn export(state: &AppState, caller: &Caller) -> Result<ProfileExport> 
     let profile = db::profiles::find_for_update(&mut tx, user_id)
         .await?
         .ok_or(Error::PROFILE_NOT_FOUND)?;
-    let preferences = db::preferences::find_in(&mut tx, user_id)
+    let preferences = db::preferences::find(&mut tx, user_id)
         .await?
         .unwrap_or_else(Preferences::defaults);
     let consent_records = db::preferences::consent_records(&mut tx, user_id).await?;

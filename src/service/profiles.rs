@@ -28,7 +28,7 @@ pub async fn get(state: &AppState, user_id: &str) -> Result<Entry> {
     state
         .cache
         .read_through(&key, |_| async {
-            let profile = db::profiles::find(state.db.primary(), user_id)
+            let profile = db::profiles::find(state.db.reader(), user_id)
                 .await?
                 .ok_or(Error::PROFILE_NOT_FOUND)?;
             entry(Some(profile.version), &profile)

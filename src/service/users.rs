@@ -36,7 +36,7 @@ pub async fn default_addresses(state: &AppState, user_id: &str) -> Result<Entry>
         .read_through(&key, |fills_cache| async move {
             // What fills the cache is read from the primary: a lagging replica's answer must never be cached.
             let pool = if fills_cache {
-                state.db.primary()
+                state.db.reader()
             } else {
                 state.db.replica()
             };

@@ -85,7 +85,7 @@ async fn suspend(app: &TestApp, user_id: &str) {
         &mut tx,
         user_id,
         "suspended",
-        user_profile_service::db::now(),
+        user_profile_service::clock::now(),
     )
     .await
     .unwrap();
@@ -763,7 +763,7 @@ async fn every_change_writes_a_new_revision_numbered_one_up() {
     app.put_json(&path, &token, &office()).await;
     app.delete(&path, &token).await;
 
-    let revisions: Vec<i64> = user_profile_service::with_pool!(app.db.primary(), |c| {
+    let revisions: Vec<i64> = user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query_scalar(
             "SELECT revision FROM address_revisions WHERE user_id = $1 ORDER BY revision",
         )
@@ -781,7 +781,7 @@ async fn stored_revisions_cannot_be_changed() {
     let token = app.create_profile("u1", "a@example.com").await;
     add(&app, &token, &home()).await;
 
-    let result = user_profile_service::with_pool!(app.db.primary(), |c| {
+    let result = user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query("UPDATE address_revisions SET city = 'Elsewhere' WHERE user_id = $1")
             .bind("u1")
             .execute(c)
@@ -804,7 +804,7 @@ async fn every_address_change_writes_an_audit_event_with_field_names_only() {
         .await;
     app.delete(&at(&second["id"]), &token).await;
 
-    let rows: Vec<(String, String)> = user_profile_service::with_pool!(app.db.primary(), |c| {
+    let rows: Vec<(String, String)> = user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query_as(
             "SELECT action, CAST(changed_fields AS TEXT) FROM audit_events \
              WHERE target_user_id = $1 AND action LIKE 'address.%' ORDER BY id",

@@ -1,7 +1,7 @@
 //! SPEC section 4, local verification: 401 codes, `WWW-Authenticate`, claims checks.
 
 use axum::http::Method;
-use user_profile_service::auth::jwt::{Claims, unix_now};
+use user_profile_service::{auth::jwt::Claims, clock::unix_now};
 
 use crate::support::{TestApp, mint};
 

@@ -11,7 +11,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use user_profile_service::auth::jwt::{Claims, unix_now};
+use user_profile_service::{auth::jwt::Claims, clock::unix_now};
 
 use crate::support::{
     TestApp, TestResponse,

@@ -32,7 +32,7 @@ fn unique_user() -> String {
 }
 
 async fn set_display_name_behind_the_service(app: &TestApp, user_id: &str, name: &str) {
-    user_profile_service::with_pool!(app.db.primary(), |c| {
+    user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query("UPDATE profiles SET display_name = $1 WHERE user_id = $2")
             .bind(name)
             .bind(user_id)

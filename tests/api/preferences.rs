@@ -25,7 +25,7 @@ fn defaults() -> Value {
 
 /// `(channel, purpose, granted)` of the user's consent records, oldest first.
 async fn consents(app: &TestApp, user_id: &str) -> Vec<(String, String, bool)> {
-    user_profile_service::with_pool!(app.db.primary(), |c| {
+    user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query_as(
             "SELECT channel, purpose, granted FROM consent_records WHERE user_id = $1 ORDER BY id",
         )
@@ -38,7 +38,7 @@ async fn consents(app: &TestApp, user_id: &str) -> Vec<(String, String, bool)> {
 
 /// `(action, changed_fields as JSON text)` of the audit events about `user_id`, oldest first.
 async fn audit_events(app: &TestApp, user_id: &str) -> Vec<(String, String)> {
-    user_profile_service::with_pool!(app.db.primary(), |c| {
+    user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query_as(
             "SELECT action, CAST(changed_fields AS TEXT) FROM audit_events WHERE target_user_id = $1 ORDER BY id",
         )

@@ -84,7 +84,7 @@ async fn tables(app: &TestApp) -> Vec<String> {
     const POSTGRES: &str = "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
                             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1";
     let sql = if app.is_postgres() { POSTGRES } else { SQLITE };
-    user_profile_service::with_pool!(app.db.primary(), |c| {
+    user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query_scalar::<_, String>(sql)
             .fetch_all(c)
             .await
@@ -97,7 +97,7 @@ async fn columns(app: &TestApp, table: &str) -> Vec<String> {
     const POSTGRES: &str = "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
                             WHERE table_schema = current_schema() AND table_name = $1";
     let sql = if app.is_postgres() { POSTGRES } else { SQLITE };
-    user_profile_service::with_pool!(app.db.primary(), |c| {
+    user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query_scalar::<_, String>(sql)
             .bind(table)
             .fetch_all(c)
@@ -111,7 +111,7 @@ async fn rows_containing(app: &TestApp, table: &str, column: &str, needle: &str)
     let sql =
         format!("SELECT COUNT(*) FROM \"{table}\" WHERE LOWER(CAST(\"{column}\" AS TEXT)) LIKE $1");
     let pattern = format!("%{}%", needle.to_lowercase());
-    user_profile_service::with_pool!(app.db.primary(), |c| {
+    user_profile_service::with_pool!(app.db.reader(), |c| {
         sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.clone()))
             .bind(&pattern)
             .fetch_one(c)

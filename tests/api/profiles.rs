@@ -426,7 +426,7 @@ async fn every_profile_change_writes_an_audit_event_with_field_names_only() {
     app.delete(ME, &token).await;
 
     let rows: Vec<(String, String, String)> = user_profile_service::with_pool!(
-        app.db.primary(),
+        app.db.reader(),
         |c| {
             sqlx::query_as(
             "SELECT action, actor_id, CAST(changed_fields AS TEXT) FROM audit_events WHERE target_user_id = $1 ORDER BY id",

@@ -28,7 +28,7 @@ async fn a_users_own_profile_read_sees_their_write_at_once_while_the_replica_lag
     );
     assert_eq!(me.json()["email"], "replica-u1@example.com");
     assert_eq!(
-        app.count_on(app.db.primary(), PROFILES_OF, "replica-u1")
+        app.count_on(app.db.reader(), PROFILES_OF, "replica-u1")
             .await,
         1
     );

@@ -20,9 +20,10 @@ use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
 use user_profile_service::{
-    auth::jwt::{Claims, mint_hs256, unix_now},
+    auth::jwt::{Claims, mint_hs256},
+    clock::unix_now,
     config::Config,
-    db::{self, Db},
+    db::Db,
     http,
     state::AppState,
 };
@@ -35,8 +36,6 @@ pub struct TestApp {
     pub state: AppState,
     /// The configuration variables this app was built with.
     vars: Vec<(String, String)>,
-    /// The PostgreSQL schema of this test, when on PostgreSQL.
-    schema: Option<String>,
     /// Keeps the SQLite file alive for the test.
     _dir: std::sync::Arc<tempfile::TempDir>,
 }
@@ -111,41 +110,46 @@ impl TestApp {
             .ok()
             .filter(|u| !u.is_empty());
         announce_backend(pg_url.as_deref());
-        let sqlite_url = format!("sqlite:{}?mode=rwc", dir.path().join("test.db").display());
-        let mut all: Vec<(String, String)> = vec![
-            ("DATABASE_URL".into(), pg_url.clone().unwrap_or(sqlite_url)),
+        let mut all: Vec<(String, String)> = match &pg_url {
+            Some(url) => {
+                let schema = fresh_postgres_schema(
+                    url,
+                    "TEST_DATABASE_URL must point at a running PostgreSQL",
+                )
+                .await;
+                vec![
+                    ("DATABASE_URL".into(), in_schema(url, &schema)),
+                    // Many apps live at once in a test run: 4 write and 8 read connections each.
+                    ("DATABASE_MAX_CONNECTIONS".into(), "8".into()),
+                ]
+            }
+            None => {
+                let path = dir.path().join("test.db");
+                vec![(
+                    "DATABASE_URL".into(),
+                    format!("sqlite:{}?mode=rwc", path.display()),
+                )]
+            }
+        };
+        all.extend([
             ("JWT_SECRET".into(), SECRET.into()),
             ("DATA_DIR".into(), dir.path().display().to_string()),
-        ];
+        ]);
         all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_vars(all.clone()).expect("test configuration");
-        let (db, schema) = match &pg_url {
-            Some(url) => {
-                let schema = fresh_postgres_schema(url).await;
-                let db = db::connect_postgres_schema(url, &schema).await.unwrap();
-                (db, Some(schema))
-            }
-            None => (Db::connect(&config).await.expect("sqlite"), None),
-        };
-        db.migrate().await.expect("migrations");
-        Self::assemble(all, schema, db, dir)
+        Self::connect(all, dir).await
     }
 
-    /// The app over a database that is ready (migrated), built from `vars`.
-    fn assemble(
-        vars: Vec<(String, String)>,
-        schema: Option<String>,
-        db: Db,
-        dir: tempfile::TempDir,
-    ) -> Self {
+    /// The app built from `vars` over a database it migrates first.
+    async fn connect(vars: Vec<(String, String)>, dir: tempfile::TempDir) -> Self {
         let config = Config::from_vars(vars.clone()).expect("test configuration");
+        let db = Db::connect(&config).await.expect("database");
+        db.migrate().await.expect("migrations");
         let state = AppState::new(config, db.clone());
         TestApp {
             router: http::router(state.clone()),
             db,
             state,
             vars,
-            schema,
             _dir: std::sync::Arc::new(dir),
         }
     }
@@ -154,19 +158,13 @@ impl TestApp {
     /// two copies of the service run behind one load balancer.
     pub async fn second_instance(&self) -> TestApp {
         let config = Config::from_vars(self.vars.clone()).expect("test configuration");
-        let db = match &self.schema {
-            Some(schema) => db::connect_postgres_schema(config.database_url.expose(), schema)
-                .await
-                .unwrap(),
-            None => Db::connect(&config).await.expect("sqlite"),
-        };
+        let db = Db::connect(&config).await.expect("database");
         let state = AppState::new(config, db.clone());
         TestApp {
             router: http::router(state.clone()),
             db,
             state,
             vars: self.vars.clone(),
-            schema: self.schema.clone(),
             _dir: self._dir.clone(),
         }
     }
@@ -287,7 +285,7 @@ impl TestApp {
 
     /// Runs a scalar count query (same SQL on both backends).
     pub async fn count(&self, sql: &'static str, user_id: &str) -> i64 {
-        user_profile_service::with_pool!(self.db.primary(), |c| {
+        user_profile_service::with_pool!(self.db.reader(), |c| {
             sqlx::query_scalar::<_, i64>(sql)
                 .bind(user_id)
                 .fetch_one(c)
@@ -302,16 +300,21 @@ pub fn mint(claims: Claims) -> String {
     mint_hs256(SECRET, &claims).unwrap()
 }
 
-/// Creates an empty schema for one test and returns its name.
-async fn fresh_postgres_schema(url: &str) -> String {
+/// Creates an empty schema for one test on the PostgreSQL at `url` and returns its name; `unreachable` is the
+/// failure message when it does not answer.
+pub async fn fresh_postgres_schema(url: &str, unreachable: &str) -> String {
     use sqlx::Connection;
     let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(url)
-        .await
-        .expect("TEST_DATABASE_URL must point at a running PostgreSQL");
+    let mut admin = sqlx::PgConnection::connect(url).await.expect(unreachable);
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut admin)
         .await
         .unwrap();
     schema
+}
+
+/// `url` with `schema` as the `search_path` of every connection made from it.
+pub fn in_schema(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
 }

@@ -11,9 +11,9 @@ use std::{
 
 use sqlx::Connection;
 use tokio::sync::{RwLock, RwLockWriteGuard};
-use user_profile_service::db::{self, Pool};
+use user_profile_service::db::Pool;
 
-use super::{SECRET, TestApp};
+use super::{SECRET, TestApp, fresh_postgres_schema, in_schema};
 
 static REPLAY: RwLock<()> = RwLock::const_new(());
 
@@ -59,34 +59,28 @@ impl TestApp {
     /// An app on `primary_url` whose read replica is `replica_url`, which need not answer (its pool connects
     /// lazily); it does not wait for the replica.
     pub async fn spawn_with_replica_urls(primary_url: &str, replica_url: &str) -> Self {
+        // A hot standby is read-only: the schema is made on the primary and reaches the replica by WAL.
+        let schema = fresh_postgres_schema(
+            primary_url,
+            "TEST_REPLICA_PRIMARY_URL must point at a running PostgreSQL (.ci/pg-replica start)",
+        )
+        .await;
         let dir = tempfile::tempdir().unwrap();
         let vars: Vec<(String, String)> = vec![
-            ("DATABASE_URL".into(), primary_url.into()),
-            ("DATABASE_READ_URL".into(), replica_url.into()),
+            ("DATABASE_URL".into(), in_schema(primary_url, &schema)),
+            ("DATABASE_READ_URL".into(), in_schema(replica_url, &schema)),
+            ("DATABASE_MAX_CONNECTIONS".into(), "8".into()),
             ("JWT_SECRET".into(), SECRET.into()),
             ("DATA_DIR".into(), dir.path().display().to_string()),
         ];
-        // A hot standby is read-only: the schema is made on the primary and reaches the replica by WAL.
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = sqlx::PgConnection::connect(primary_url).await.expect(
-            "TEST_REPLICA_PRIMARY_URL must point at a running PostgreSQL (.ci/pg-replica start)",
-        );
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-            .execute(&mut admin)
-            .await
-            .unwrap();
-        let db = db::connect_postgres_schema_with_replica(primary_url, Some(replica_url), &schema)
-            .await
-            .unwrap();
-        db.migrate().await.expect("migrations");
-        Self::assemble(vars, Some(schema), db, dir)
+        Self::connect(vars, dir).await
     }
 
     /// Waits until the replica has replayed everything written on the primary so far.
     pub async fn wait_for_replica(&self) {
         let _shared = REPLAY.read().await;
         let lsn: String = sqlx::query_scalar("SELECT pg_current_wal_lsn()::text")
-            .fetch_one(pg(self.db.primary()))
+            .fetch_one(pg(self.db.reader()))
             .await
             .unwrap();
         self.eventually_on_replica("the replica to replay the primary's WAL", |pool| {
