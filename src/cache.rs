@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use redis::{AsyncCommands, Script, aio::ConnectionManager};
 
 use crate::config::Config;

@@ -13,7 +13,6 @@ use uuid::Uuid;
 
 use crate::{
     auth::Caller,
-    db,
     domain::{
         patch::MergePatch,
         precondition::Preconditions,
@@ -25,7 +24,10 @@ use crate::{
         pages::{AuditEventPage, ProfilePage, next_cursor},
         respond::with_etag,
     },
-    service::{self, admin::AdminProfileView},
+    service::{
+        self,
+        admin::{AdminProfileView, AuditFilter},
+    },
     state::AppState,
 };
 
@@ -218,7 +220,7 @@ async fn list_audit_events(
     State(state): State<AppState>,
 ) -> Result<axum::Json<AuditEventPage>, ApiError> {
     caller.require_admin()?;
-    let filter = db::audit::Filter {
+    let filter = AuditFilter {
         target_user_id: query.user_id,
         actor_id: query.actor_id,
         action: query.action,

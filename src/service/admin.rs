@@ -18,6 +18,9 @@ use crate::{
     state::AppState,
 };
 
+/// Which audit events to list; every filter is optional.
+pub use crate::db::audit::Filter as AuditFilter;
+
 /// Longest search term accepted (the longest email).
 const MAX_Q_CHARS: usize = 254;
 
@@ -124,9 +127,9 @@ pub async fn patch_profile(
 }
 
 /// One page of the audit trail, oldest first.
-pub async fn audit_events(state: &AppState, filter: db::audit::Filter) -> Result<Page<AuditEvent>> {
+pub async fn audit_events(state: &AppState, filter: AuditFilter) -> Result<Page<AuditEvent>> {
     let limit = filter.limit;
-    let filter = db::audit::Filter {
+    let filter = AuditFilter {
         limit: limit + 1,
         ..filter
     };

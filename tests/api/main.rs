@@ -2,6 +2,7 @@
 
 mod addresses;
 mod admin;
+mod architecture;
 mod auth;
 mod auth_remote;
 mod cache;
