@@ -1,6 +1,11 @@
 //! One typed configuration, read once from the environment (and `.env`), validated before anything starts.
 
-use std::{collections::HashMap, fmt, path::PathBuf, time::Duration};
+use std::{
+    collections::HashMap,
+    fmt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use reqwest::Url;
 use serde::Deserialize;
@@ -160,143 +165,38 @@ impl Config {
         Self::from_raw(raw)
     }
 
-    fn from_raw(raw: Raw) -> Result<Self, ConfigError> {
-        let app_env = match raw.app_env.as_deref().unwrap_or("development") {
-            "development" => AppEnv::Development,
-            "production" => AppEnv::Production,
-            other => {
-                return Err(bad(format!(
-                    "APP_ENV must be `development` or `production`, not `{other}`"
-                )));
-            }
-        };
-        let data_dir = PathBuf::from(raw.data_dir.unwrap_or_else(|| "./data".into()));
-        let database_url = match raw.database_url {
-            Some(url) => url,
-            None => format!("sqlite:{}?mode=rwc", data_dir.join("profiles.db").display()),
-        };
-        check_database_url("DATABASE_URL", &database_url)?;
-        if let Some(url) = &raw.database_read_url {
-            check_database_url("DATABASE_READ_URL", url)?;
-        }
-        let jwt_secret = raw.jwt_secret.map(Secret::new);
-        if let Some(secret) = &jwt_secret {
-            if app_env == AppEnv::Production && secret.expose().len() < 32 {
-                return Err(bad(format!(
-                    "JWT_SECRET is {} bytes; production needs at least 32",
-                    secret.expose().len()
-                )));
-            }
-        }
-        let jwt_jwks_url = raw
-            .jwt_jwks_url
-            .as_deref()
-            .map(|u| parse_http_url("JWT_JWKS_URL", u))
-            .transpose()?;
-        let auth_service_url = raw
-            .auth_service_url
-            .as_deref()
-            .map(|u| parse_http_url("AUTH_SERVICE_URL", u))
-            .transpose()?;
-        if app_env == AppEnv::Production
-            && jwt_secret.is_none()
-            && jwt_jwks_url.is_none()
-            && auth_service_url.is_none()
-        {
-            return Err(bad(
-                "production needs a way to verify tokens: set JWT_SECRET, JWT_JWKS_URL or AUTH_SERVICE_URL",
-            ));
-        }
-        let auth_verify_path = raw
-            .auth_verify_path
-            .unwrap_or_else(|| "/api/v1/auth/verify".into());
-        if !auth_verify_path.starts_with('/') {
-            return Err(bad("AUTH_VERIFY_PATH must start with `/`"));
-        }
-        if let Some(url) = &raw.redis_url {
-            let parsed =
-                Url::parse(url).map_err(|e| bad(format!("REDIS_URL is not a URL: {e}")))?;
-            if !matches!(parsed.scheme(), "redis" | "rediss") {
-                return Err(bad("REDIS_URL must start with redis:// or rediss://"));
-            }
-        }
-        let cors_allowed_origins = raw
-            .cors_allowed_origins
-            .as_deref()
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(|o| {
-                let url = parse_http_url("CORS_ALLOWED_ORIGINS", o)?;
-                // An origin is scheme://host[:port] with no path.
-                if url.path() != "/" || o.ends_with('/') {
-                    return Err(bad(format!(
-                        "CORS_ALLOWED_ORIGINS entry `{o}` must be an origin without a path"
-                    )));
-                }
-                Ok(o.to_string())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let log_format = match raw.log_format.as_deref() {
-            None if app_env == AppEnv::Production => LogFormat::Json,
-            None => LogFormat::Pretty,
-            Some("pretty") => LogFormat::Pretty,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                return Err(bad(format!(
-                    "LOG_FORMAT must be `pretty` or `json`, not `{other}`"
-                )));
-            }
-        };
+    /// Parses each area in turn; the first problem found is the one reported.
+    fn from_raw(mut raw: Raw) -> Result<Self, ConfigError> {
+        let app_env = parse_app_env(raw.app_env.as_deref())?;
+        let data_dir = PathBuf::from(raw.data_dir.take().unwrap_or_else(|| "./data".into()));
+        let database = DatabaseSettings::parse(&mut raw, &data_dir)?;
+        let auth = AuthSettings::parse(&mut raw, app_env)?;
+        let cache = CacheSettings::parse(&mut raw)?;
+        let http = HttpSettings::parse(&mut raw)?;
+        let log_format = parse_log_format(raw.log_format.as_deref(), app_env)?;
         Ok(Config {
             app_env,
-            host: raw.host.unwrap_or_else(|| "0.0.0.0".into()),
-            port: parse_num("PORT", raw.port, 8080)?,
-            database_url: Secret::new(database_url),
-            database_read_url: raw.database_read_url.map(Secret::new),
-            database_max_connections: raw
-                .database_max_connections
-                .map(|v| parse_num("DATABASE_MAX_CONNECTIONS", Some(v), 0))
-                .transpose()?
-                .filter(|n| *n > 0),
-            run_migrations: parse_bool("RUN_MIGRATIONS", raw.run_migrations, true)?,
-            jwt_secret,
-            jwt_jwks_url,
-            jwt_issuer: raw.jwt_issuer,
-            jwt_audience: raw.jwt_audience,
-            jwt_leeway_seconds: parse_num("JWT_LEEWAY_SECONDS", raw.jwt_leeway_seconds, 30)?,
-            auth_service_url,
-            auth_verify_path,
-            auth_service_timeout: Duration::from_millis(parse_num(
-                "AUTH_SERVICE_TIMEOUT_MS",
-                raw.auth_service_timeout_ms,
-                2000,
-            )?),
-            auth_breaker_failure_threshold: parse_num(
-                "AUTH_BREAKER_FAILURE_THRESHOLD",
-                raw.auth_breaker_failure_threshold,
-                5,
-            )?
-            .max(1),
-            auth_breaker_reset: Duration::from_secs(parse_num(
-                "AUTH_BREAKER_RESET_SECONDS",
-                raw.auth_breaker_reset_seconds,
-                30,
-            )?),
-            redis_url: raw.redis_url.map(Secret::new),
-            redis_cache_ttl: Duration::from_secs(parse_num(
-                "REDIS_CACHE_TTL_SECONDS",
-                raw.redis_cache_ttl_seconds,
-                300,
-            )?),
-            redis_timeout: Duration::from_millis(
-                parse_num("REDIS_TIMEOUT_MS", raw.redis_timeout_ms, 50)?.max(1),
-            ),
-            cors_allowed_origins,
-            request_timeout: Duration::from_secs(
-                parse_num("REQUEST_TIMEOUT_SECONDS", raw.request_timeout_seconds, 30)?.max(1),
-            ),
+            host: http.host,
+            port: http.port,
+            database_url: database.url,
+            database_read_url: database.read_url,
+            database_max_connections: database.max_connections,
+            run_migrations: database.run_migrations,
+            jwt_secret: auth.jwt_secret,
+            jwt_jwks_url: auth.jwt_jwks_url,
+            jwt_issuer: auth.jwt_issuer,
+            jwt_audience: auth.jwt_audience,
+            jwt_leeway_seconds: auth.jwt_leeway_seconds,
+            auth_service_url: auth.service_url,
+            auth_verify_path: auth.verify_path,
+            auth_service_timeout: auth.service_timeout,
+            auth_breaker_failure_threshold: auth.breaker_failure_threshold,
+            auth_breaker_reset: auth.breaker_reset,
+            redis_url: cache.redis_url,
+            redis_cache_ttl: cache.ttl,
+            redis_timeout: cache.timeout,
+            cors_allowed_origins: http.cors_allowed_origins,
+            request_timeout: http.request_timeout,
             log_format,
             data_dir,
         })
@@ -310,6 +210,210 @@ impl Config {
     pub fn has_no_token_verification(&self) -> bool {
         self.jwt_secret.is_none() && self.jwt_jwks_url.is_none() && self.auth_service_url.is_none()
     }
+}
+
+fn parse_app_env(value: Option<&str>) -> Result<AppEnv, ConfigError> {
+    match value.unwrap_or("development") {
+        "development" => Ok(AppEnv::Development),
+        "production" => Ok(AppEnv::Production),
+        other => Err(bad(format!(
+            "APP_ENV must be `development` or `production`, not `{other}`"
+        ))),
+    }
+}
+
+fn parse_log_format(value: Option<&str>, app_env: AppEnv) -> Result<LogFormat, ConfigError> {
+    match value {
+        None if app_env == AppEnv::Production => Ok(LogFormat::Json),
+        None => Ok(LogFormat::Pretty),
+        Some("pretty") => Ok(LogFormat::Pretty),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(bad(format!(
+            "LOG_FORMAT must be `pretty` or `json`, not `{other}`"
+        ))),
+    }
+}
+
+/// The database area of [`Config`].
+struct DatabaseSettings {
+    url: Secret,
+    read_url: Option<Secret>,
+    max_connections: Option<u32>,
+    run_migrations: bool,
+}
+
+impl DatabaseSettings {
+    fn parse(raw: &mut Raw, data_dir: &Path) -> Result<Self, ConfigError> {
+        let url = match raw.database_url.take() {
+            Some(url) => url,
+            None => format!("sqlite:{}?mode=rwc", data_dir.join("profiles.db").display()),
+        };
+        check_database_url("DATABASE_URL", &url)?;
+        let read_url = raw.database_read_url.take();
+        if let Some(url) = &read_url {
+            check_database_url("DATABASE_READ_URL", url)?;
+        }
+        Ok(Self {
+            url: Secret::new(url),
+            read_url: read_url.map(Secret::new),
+            // 0 means unset: a sensible size per backend.
+            max_connections: raw
+                .database_max_connections
+                .take()
+                .map(|v| parse_num("DATABASE_MAX_CONNECTIONS", Some(v), 0))
+                .transpose()?
+                .filter(|n| *n > 0),
+            run_migrations: parse_bool("RUN_MIGRATIONS", raw.run_migrations.take(), true)?,
+        })
+    }
+}
+
+/// The token verification area of [`Config`]: local keys and the remote auth service.
+struct AuthSettings {
+    jwt_secret: Option<Secret>,
+    jwt_jwks_url: Option<Url>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
+    jwt_leeway_seconds: u64,
+    service_url: Option<Url>,
+    verify_path: String,
+    service_timeout: Duration,
+    breaker_failure_threshold: u32,
+    breaker_reset: Duration,
+}
+
+impl AuthSettings {
+    fn parse(raw: &mut Raw, app_env: AppEnv) -> Result<Self, ConfigError> {
+        let jwt_secret = raw.jwt_secret.take().map(Secret::new);
+        if let Some(secret) = &jwt_secret {
+            if app_env == AppEnv::Production && secret.expose().len() < 32 {
+                return Err(bad(format!(
+                    "JWT_SECRET is {} bytes; production needs at least 32",
+                    secret.expose().len()
+                )));
+            }
+        }
+        let jwt_jwks_url = optional_http_url("JWT_JWKS_URL", raw.jwt_jwks_url.as_deref())?;
+        let service_url = optional_http_url("AUTH_SERVICE_URL", raw.auth_service_url.as_deref())?;
+        if app_env == AppEnv::Production
+            && jwt_secret.is_none()
+            && jwt_jwks_url.is_none()
+            && service_url.is_none()
+        {
+            return Err(bad(
+                "production needs a way to verify tokens: set JWT_SECRET, JWT_JWKS_URL or AUTH_SERVICE_URL",
+            ));
+        }
+        let verify_path = raw
+            .auth_verify_path
+            .take()
+            .unwrap_or_else(|| "/api/v1/auth/verify".into());
+        if !verify_path.starts_with('/') {
+            return Err(bad("AUTH_VERIFY_PATH must start with `/`"));
+        }
+        Ok(Self {
+            jwt_secret,
+            jwt_jwks_url,
+            jwt_issuer: raw.jwt_issuer.take(),
+            jwt_audience: raw.jwt_audience.take(),
+            jwt_leeway_seconds: parse_num("JWT_LEEWAY_SECONDS", raw.jwt_leeway_seconds.take(), 30)?,
+            service_url,
+            verify_path,
+            service_timeout: Duration::from_millis(parse_num(
+                "AUTH_SERVICE_TIMEOUT_MS",
+                raw.auth_service_timeout_ms.take(),
+                2000,
+            )?),
+            breaker_failure_threshold: parse_num(
+                "AUTH_BREAKER_FAILURE_THRESHOLD",
+                raw.auth_breaker_failure_threshold.take(),
+                5,
+            )?
+            .max(1),
+            breaker_reset: Duration::from_secs(parse_num(
+                "AUTH_BREAKER_RESET_SECONDS",
+                raw.auth_breaker_reset_seconds.take(),
+                30,
+            )?),
+        })
+    }
+}
+
+/// The Redis read cache area of [`Config`].
+struct CacheSettings {
+    redis_url: Option<Secret>,
+    ttl: Duration,
+    timeout: Duration,
+}
+
+impl CacheSettings {
+    fn parse(raw: &mut Raw) -> Result<Self, ConfigError> {
+        let redis_url = raw.redis_url.take();
+        if let Some(url) = &redis_url {
+            let parsed =
+                Url::parse(url).map_err(|e| bad(format!("REDIS_URL is not a URL: {e}")))?;
+            if !matches!(parsed.scheme(), "redis" | "rediss") {
+                return Err(bad("REDIS_URL must start with redis:// or rediss://"));
+            }
+        }
+        Ok(Self {
+            redis_url: redis_url.map(Secret::new),
+            ttl: Duration::from_secs(parse_num(
+                "REDIS_CACHE_TTL_SECONDS",
+                raw.redis_cache_ttl_seconds.take(),
+                300,
+            )?),
+            timeout: Duration::from_millis(
+                parse_num("REDIS_TIMEOUT_MS", raw.redis_timeout_ms.take(), 50)?.max(1),
+            ),
+        })
+    }
+}
+
+/// The listener and HTTP area of [`Config`].
+struct HttpSettings {
+    host: String,
+    port: u16,
+    cors_allowed_origins: Vec<String>,
+    request_timeout: Duration,
+}
+
+impl HttpSettings {
+    fn parse(raw: &mut Raw) -> Result<Self, ConfigError> {
+        let cors_allowed_origins =
+            parse_origins(raw.cors_allowed_origins.as_deref().unwrap_or(""))?;
+        Ok(Self {
+            host: raw.host.take().unwrap_or_else(|| "0.0.0.0".into()),
+            port: parse_num("PORT", raw.port.take(), 8080)?,
+            cors_allowed_origins,
+            request_timeout: Duration::from_secs(
+                parse_num(
+                    "REQUEST_TIMEOUT_SECONDS",
+                    raw.request_timeout_seconds.take(),
+                    30,
+                )?
+                .max(1),
+            ),
+        })
+    }
+}
+
+/// Comma-separated origins, each `scheme://host[:port]` with no path.
+fn parse_origins(value: &str) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(|o| {
+            let url = parse_http_url("CORS_ALLOWED_ORIGINS", o)?;
+            if url.path() != "/" || o.ends_with('/') {
+                return Err(bad(format!(
+                    "CORS_ALLOWED_ORIGINS entry `{o}` must be an origin without a path"
+                )));
+            }
+            Ok(o.to_string())
+        })
+        .collect()
 }
 
 fn parse_num<T: std::str::FromStr>(
@@ -334,6 +438,10 @@ fn parse_bool(name: &str, value: Option<String>, default: bool) -> Result<bool, 
         Some("false" | "0" | "no") => Ok(false),
         Some(v) => Err(bad(format!("{name} must be `true` or `false`, not `{v}`"))),
     }
+}
+
+fn optional_http_url(name: &str, value: Option<&str>) -> Result<Option<Url>, ConfigError> {
+    value.map(|u| parse_http_url(name, u)).transpose()
 }
 
 fn parse_http_url(name: &str, value: &str) -> Result<Url, ConfigError> {
@@ -425,6 +533,87 @@ mod tests {
             let err = Config::from_vars([(name, value)]).unwrap_err();
             assert!(err.to_string().contains(name), "{name}: {err}");
         }
+    }
+
+    /// One bad value per area: the variable, its value, and the line the operator sees.
+    const REFUSALS: [(&str, &str, &str); 10] = [
+        (
+            "APP_ENV",
+            "staging",
+            "APP_ENV must be `development` or `production`, not `staging`",
+        ),
+        (
+            "DATABASE_READ_URL",
+            "postgres://",
+            "DATABASE_READ_URL has no host",
+        ),
+        (
+            "DATABASE_MAX_CONNECTIONS",
+            "-1",
+            "DATABASE_MAX_CONNECTIONS must be a non-negative whole number, not `-1`",
+        ),
+        (
+            "RUN_MIGRATIONS",
+            "maybe",
+            "RUN_MIGRATIONS must be `true` or `false`, not `maybe`",
+        ),
+        (
+            "AUTH_VERIFY_PATH",
+            "verify",
+            "AUTH_VERIFY_PATH must start with `/`",
+        ),
+        (
+            "AUTH_SERVICE_TIMEOUT_MS",
+            "2s",
+            "AUTH_SERVICE_TIMEOUT_MS must be a non-negative whole number, not `2s`",
+        ),
+        (
+            "REDIS_TIMEOUT_MS",
+            "fast",
+            "REDIS_TIMEOUT_MS must be a non-negative whole number, not `fast`",
+        ),
+        (
+            "PORT",
+            "70000",
+            "PORT must be a non-negative whole number, not `70000`",
+        ),
+        (
+            "REQUEST_TIMEOUT_SECONDS",
+            "x",
+            "REQUEST_TIMEOUT_SECONDS must be a non-negative whole number, not `x`",
+        ),
+        (
+            "LOG_FORMAT",
+            "xml",
+            "LOG_FORMAT must be `pretty` or `json`, not `xml`",
+        ),
+    ];
+
+    #[test]
+    fn each_area_refuses_a_bad_value_with_one_line() {
+        for (name, value, message) in REFUSALS {
+            let err = Config::from_vars([(name, value)]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!("configuration: {message}"),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn numbers_below_their_floor_are_raised_and_zero_connections_means_unset() {
+        let config = Config::from_vars([
+            ("AUTH_BREAKER_FAILURE_THRESHOLD", "0"),
+            ("REDIS_TIMEOUT_MS", "0"),
+            ("REQUEST_TIMEOUT_SECONDS", "0"),
+            ("DATABASE_MAX_CONNECTIONS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(config.auth_breaker_failure_threshold, 1);
+        assert_eq!(config.redis_timeout, Duration::from_millis(1));
+        assert_eq!(config.request_timeout, Duration::from_secs(1));
+        assert_eq!(config.database_max_connections, None);
     }
 
     #[test]

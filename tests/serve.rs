@@ -29,6 +29,10 @@ struct Server {
 }
 
 impl Server {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own TEST_DATABASE_URL, not a service setting"
+    )]
     fn start(vars: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -264,6 +268,10 @@ fn sigterm_lets_the_request_in_flight_finish_refuses_new_connections_and_exits_0
             .as_str()
             .is_some_and(|m| m.starts_with("serving"))
     });
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own TEST_DATABASE_URL, not a service setting"
+    )]
     let backend = if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         "postgres"
     } else {

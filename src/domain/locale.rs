@@ -18,17 +18,31 @@ pub fn is_language_tag(tag: &str) -> bool {
     {
         return false;
     }
-    let mut rest = subtags.as_slice();
+    let rest = subtags.as_slice();
     if is_private_use_singleton(rest[0]) {
         return is_private_use(&rest[1..]);
     }
-
-    // language = 2*3ALPHA ["-" extlang] / 4ALPHA / 5*8ALPHA
-    let language = rest[0];
-    if !(2..=8).contains(&language.len()) || !is_alpha(language) {
+    let Some(rest) = skip_language(rest) else {
         return false;
+    };
+    let rest = skip_script_region_variants(rest);
+    let Some(rest) = skip_extensions(rest) else {
+        return false;
+    };
+    match rest.first() {
+        None => true,
+        Some(s) if is_private_use_singleton(s) => is_private_use(&rest[1..]),
+        Some(_) => false,
     }
-    rest = &rest[1..];
+}
+
+/// language = 2*3ALPHA ["-" extlang] / 4ALPHA / 5*8ALPHA; `None` when the first subtag is no language.
+fn skip_language<'a, 't>(subtags: &'a [&'t str]) -> Option<&'a [&'t str]> {
+    let language = subtags[0];
+    if !(2..=8).contains(&language.len()) || !is_alpha(language) {
+        return None;
+    }
+    let mut rest = &subtags[1..];
     if language.len() <= 3 {
         // extlang = 3ALPHA *2("-" 3ALPHA)
         let extlangs = rest
@@ -38,7 +52,11 @@ pub fn is_language_tag(tag: &str) -> bool {
             .count();
         rest = &rest[extlangs..];
     }
+    Some(rest)
+}
 
+/// The optional script, region and variants after the language.
+fn skip_script_region_variants<'a, 't>(mut rest: &'a [&'t str]) -> &'a [&'t str] {
     // script = 4ALPHA
     if rest.first().is_some_and(|s| s.len() == 4 && is_alpha(s)) {
         rest = &rest[1..];
@@ -58,8 +76,11 @@ pub fn is_language_tag(tag: &str) -> bool {
     }) {
         rest = &rest[1..];
     }
+    rest
+}
 
-    // extension = singleton 1*("-" (2*8alphanum))
+/// extension = singleton 1*("-" (2*8alphanum)); `None` when a singleton has no body.
+fn skip_extensions<'a, 't>(mut rest: &'a [&'t str]) -> Option<&'a [&'t str]> {
     while rest
         .first()
         .is_some_and(|s| s.len() == 1 && !is_private_use_singleton(s))
@@ -69,16 +90,11 @@ pub fn is_language_tag(tag: &str) -> bool {
             .take_while(|s| (2..=8).contains(&s.len()))
             .count();
         if body == 0 {
-            return false;
+            return None;
         }
         rest = &rest[1 + body..];
     }
-
-    match rest.first() {
-        None => true,
-        Some(s) if is_private_use_singleton(s) => is_private_use(&rest[1..]),
-        Some(_) => false,
-    }
+    Some(rest)
 }
 
 /// privateuse = "x" 1*("-" (1*8alphanum)), given the subtags after the "x".

@@ -12,6 +12,10 @@ const ME: &str = "/api/v1/profiles/me";
 /// These tests assert cache hits; a loaded CI machine must not turn them into timeouts (and database reads).
 const PATIENT: &str = "2000";
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the suite's own TEST_REDIS_URL, not a service setting"
+)]
 fn redis_url() -> Option<String> {
     let url = std::env::var("TEST_REDIS_URL")
         .ok()

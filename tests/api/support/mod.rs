@@ -104,6 +104,10 @@ impl TestApp {
     }
 
     /// A fresh app whose configuration adds `vars` to the test defaults.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own TEST_DATABASE_URL, not a service setting"
+    )]
     pub async fn spawn_with(vars: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let pg_url = std::env::var("TEST_DATABASE_URL")

@@ -28,6 +28,10 @@ pub struct ReplicaUrls {
 }
 
 /// The pair the suite runs on; `None`, after one note outside libtest's capture, when it is not configured.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the suite's own TEST_REPLICA_* variables, not service settings"
+)]
 pub fn replica_urls() -> Option<ReplicaUrls> {
     let var = |name| std::env::var(name).ok().filter(|v: &String| !v.is_empty());
     match (var("TEST_REPLICA_PRIMARY_URL"), var("TEST_REPLICA_URL")) {
