@@ -292,7 +292,9 @@ impl LocalCache {
     fn shard(&self, key: &str) -> std::sync::MutexGuard<'_, Shard> {
         let index = self.hasher.hash_one(key) as usize % self.shards.len();
         // A poisoned shard only means a panic elsewhere mid-update of a cache: its data is still usable.
-        self.shards[index].lock().unwrap_or_else(|e| e.into_inner())
+        self.shards[index]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lookup(&self, key: &str) -> Found {

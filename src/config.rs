@@ -160,7 +160,7 @@ impl Config {
         let raw: Raw = config::Config::builder()
             .add_source(env)
             .build()
-            .and_then(|c| c.try_deserialize())
+            .and_then(config::Config::try_deserialize)
             .map_err(|e| bad(e.to_string()))?;
         Self::from_raw(raw)
     }
@@ -263,7 +263,7 @@ impl DatabaseSettings {
                 .map(|v| parse_num("DATABASE_MAX_CONNECTIONS", Some(v), 0))
                 .transpose()?
                 .filter(|n| *n > 0),
-            run_migrations: parse_bool("RUN_MIGRATIONS", raw.run_migrations.take(), true)?,
+            run_migrations: parse_bool("RUN_MIGRATIONS", raw.run_migrations.as_deref(), true)?,
         })
     }
 }
@@ -431,8 +431,8 @@ fn parse_num<T: std::str::FromStr>(
     }
 }
 
-fn parse_bool(name: &str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
-    match value.as_deref().map(str::trim) {
+fn parse_bool(name: &str, value: Option<&str>, default: bool) -> Result<bool, ConfigError> {
+    match value.map(str::trim) {
         None => Ok(default),
         Some("true" | "1" | "yes") => Ok(true),
         Some("false" | "0" | "no") => Ok(false),

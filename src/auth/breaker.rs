@@ -123,7 +123,9 @@ impl CircuitBreaker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // The state is a few plain values, always consistent: a panic elsewhere cannot corrupt it.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn open(&self, inner: &mut Inner, now: Instant) {
@@ -165,7 +167,7 @@ impl Permit<'_> {
         match *inner {
             Inner::HalfOpen { .. } if self.trial => breaker.open(&mut inner, now),
             Inner::Closed { failures } if failures + 1 >= breaker.threshold => {
-                breaker.open(&mut inner, now)
+                breaker.open(&mut inner, now);
             }
             Inner::Closed { failures } => {
                 *inner = Inner::Closed {

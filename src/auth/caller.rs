@@ -48,7 +48,7 @@ impl Caller {
     /// characters makes the token invalid.
     pub fn from_parts(
         user_id: String,
-        roles: Vec<String>,
+        roles: &[String],
         scopes: Vec<String>,
     ) -> Result<Self, AuthError> {
         if user_id.is_empty() || user_id.chars().count() > 128 {

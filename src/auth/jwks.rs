@@ -125,7 +125,9 @@ impl Jwks {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, KeySet> {
-        self.set.read().unwrap_or_else(|e| e.into_inner())
+        self.set
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn lookup(&self, kid: Option<&str>, alg: Algorithm) -> Option<Lookup> {
@@ -190,7 +192,10 @@ impl Jwks {
             *last_unknown_kid_refresh = Some(Instant::now());
         }
         let result = self.fetch().await;
-        let mut set = self.set.write().unwrap_or_else(|e| e.into_inner());
+        let mut set = self
+            .set
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match result {
             Ok(keys) => {
                 tracing::info!(keys = keys.len(), reason = ?reason, "JWKS loaded");

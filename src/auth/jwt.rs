@@ -49,7 +49,7 @@ impl Caller {
             .split_whitespace()
             .map(str::to_owned)
             .collect();
-        Self::from_parts(claims.sub, claims.roles, scopes)
+        Self::from_parts(claims.sub, &claims.roles, scopes)
     }
 }
 
@@ -190,7 +190,7 @@ impl TokenVerifier {
 
     fn decode(&self, token: &str, key: &DecodingKey, alg: Algorithm) -> Result<Caller, AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, key, self.validation_for(alg))
-            .map_err(map_jwt_error)?;
+            .map_err(|err| map_jwt_error(&err))?;
         Caller::from_claims(data.claims)
     }
 
@@ -198,8 +198,8 @@ impl TokenVerifier {
     fn decode_with_any(&self, token: &str, keys: &[VerifyingKey]) -> Result<Caller, AuthError> {
         for key in keys {
             match jsonwebtoken::decode::<Claims>(token, &key.key, self.validation_for(key.alg)) {
-                Err(err) if is_key_mismatch(&err) => continue,
-                Err(err) => return Err(map_jwt_error(err)),
+                Err(err) if is_key_mismatch(&err) => {}
+                Err(err) => return Err(map_jwt_error(&err)),
                 Ok(data) => return Caller::from_claims(data.claims),
             }
         }
@@ -287,7 +287,7 @@ fn validation(config: &Config, alg: Algorithm) -> Validation {
     v
 }
 
-fn map_jwt_error(err: jsonwebtoken::errors::Error) -> AuthError {
+fn map_jwt_error(err: &jsonwebtoken::errors::Error) -> AuthError {
     match err.kind() {
         ErrorKind::ExpiredSignature => AuthError::Expired,
         _ => AuthError::Invalid,

@@ -198,7 +198,9 @@ impl RemoteVerifier {
     }
 
     fn lock_cache(&self) -> std::sync::MutexGuard<'_, HashMap<TokenHash, Cached>> {
-        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -211,7 +213,7 @@ fn into_caller(answer: VerifyAnswer) -> Result<Caller, AuthError> {
     let user_id = answer.user_id.or(answer.sub).unwrap_or_default();
     Caller::from_parts(
         user_id,
-        answer.roles.map(Words::into_vec).unwrap_or_default(),
+        &answer.roles.map(Words::into_vec).unwrap_or_default(),
         answer
             .scopes
             .or(answer.scope)

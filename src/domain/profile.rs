@@ -237,7 +237,11 @@ mod tests {
         match input.validate() {
             Ok(()) => vec![],
             Err(e) => {
-                let mut f: Vec<String> = e.field_errors().keys().map(|k| k.to_string()).collect();
+                let mut f: Vec<String> = e
+                    .field_errors()
+                    .keys()
+                    .map(std::string::ToString::to_string)
+                    .collect();
                 f.sort();
                 f
             }

@@ -87,7 +87,7 @@ fn flatten_errors(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldEr
                     let message = e
                         .message
                         .as_ref()
-                        .map(|m| m.to_string())
+                        .map(std::string::ToString::to_string)
                         .unwrap_or_else(|| default_message(&e.code));
                     // A struct-level (schema) rule names the field it reports on in its `field` param.
                     let path = match e.params.get("field").and_then(|f| f.as_str()) {

@@ -64,7 +64,7 @@ mod tests {
 
     #[test]
     fn a_denied_policy_check_is_answered_403_forbidden_with_its_reason() {
-        let user = Caller::from_parts("u1".into(), vec!["user".into()], vec![]).unwrap();
+        let user = Caller::from_parts("u1".into(), &["user".into()], vec![]).unwrap();
 
         let admin_only = ApiError::from(user.require_admin().unwrap_err());
         let other_user = ApiError::from(user.require_reader_of("u2", "profiles:read").unwrap_err());

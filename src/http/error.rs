@@ -185,7 +185,7 @@ impl IntoResponse for ApiError {
                 problem.current_version = current;
             }
             ApiError::AuthServiceUnavailable { retry_after_secs } => {
-                retry_after = Some(retry_after_secs)
+                retry_after = Some(retry_after_secs);
             }
             ApiError::ServiceUnavailable | ApiError::Timeout => retry_after = Some(1),
             _ => {}

@@ -8,7 +8,7 @@ use axum::{
 use crate::{cache::Entry, domain::precondition::Preconditions, http::extract::etag_value};
 
 /// A response with `ETag: "<version>"`.
-pub fn with_etag(status: StatusCode, version: impl ToString, body: impl IntoResponse) -> Response {
+pub fn with_etag(status: StatusCode, version: i64, body: impl IntoResponse) -> Response {
     let mut response = (status, body).into_response();
     if let Ok(value) = HeaderValue::from_str(&etag_value(&version.to_string())) {
         response.headers_mut().insert(header::ETAG, value);
@@ -17,9 +17,8 @@ pub fn with_etag(status: StatusCode, version: impl ToString, body: impl IntoResp
 }
 
 /// 200 with `body` and its `ETag`, or 304 (no body) when the client's `If-None-Match` copy is current.
-pub fn versioned(pre: &Preconditions, version: impl ToString, body: impl IntoResponse) -> Response {
-    let version = version.to_string();
-    if pre.not_modified(&version) {
+pub fn versioned(pre: &Preconditions, version: i64, body: impl IntoResponse) -> Response {
+    if pre.not_modified(&version.to_string()) {
         return with_etag(StatusCode::NOT_MODIFIED, version, ());
     }
     with_etag(StatusCode::OK, version, body)

@@ -91,7 +91,7 @@ fn leading_ident(text: &str) -> String {
 fn top_level_modules_import_each_other_without_a_cycle() {
     let graph = module_graph();
     // Kahn's algorithm: whatever cannot be ordered sits on a cycle.
-    let mut remaining = graph.clone();
+    let mut remaining = graph;
     while let Some(leaf) = remaining
         .iter()
         .find(|(_, uses)| uses.iter().all(|u| !remaining.contains_key(u)))

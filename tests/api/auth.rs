@@ -61,7 +61,7 @@ async fn an_expired_token_returns_401_token_expired() {
     let app = TestApp::spawn().await;
     let mut c = claims("u1");
     c.exp = unix_now() - 120;
-    let response = app.get(ME, &mint(c)).await;
+    let response = app.get(ME, &mint(&c)).await;
     response.assert_problem(401, "token_expired");
     assert!(
         response
@@ -76,7 +76,7 @@ async fn a_token_expired_within_the_leeway_is_accepted() {
     let app = TestApp::spawn().await;
     let mut c = claims("u1");
     c.exp = unix_now() - 5;
-    app.get(ME, &mint(c))
+    app.get(ME, &mint(&c))
         .await
         .assert_problem(404, "profile_not_found");
 }
@@ -86,7 +86,7 @@ async fn a_token_not_yet_valid_returns_401_invalid_token() {
     let app = TestApp::spawn().await;
     let mut c = claims("u1");
     c.nbf = Some(unix_now() + 600);
-    app.get(ME, &mint(c))
+    app.get(ME, &mint(&c))
         .await
         .assert_problem(401, "invalid_token");
 }
@@ -131,25 +131,25 @@ async fn issuer_and_audience_are_checked_when_configured() {
     let mut good = claims("u1");
     good.iss = Some("https://auth.shop".into());
     good.aud = Some(serde_json::json!("profiles"));
-    app.get(ME, &mint(good.clone()))
+    app.get(ME, &mint(&good))
         .await
         .assert_problem(404, "profile_not_found");
 
     let mut wrong_iss = good.clone();
     wrong_iss.iss = Some("https://evil.example".into());
-    app.get(ME, &mint(wrong_iss))
+    app.get(ME, &mint(&wrong_iss))
         .await
         .assert_problem(401, "invalid_token");
 
     let mut wrong_aud = good.clone();
     wrong_aud.aud = Some(serde_json::json!("orders"));
-    app.get(ME, &mint(wrong_aud))
+    app.get(ME, &mint(&wrong_aud))
         .await
         .assert_problem(401, "invalid_token");
 
     let mut missing = good;
     missing.iss = None;
-    app.get(ME, &mint(missing))
+    app.get(ME, &mint(&missing))
         .await
         .assert_problem(401, "invalid_token");
 }
@@ -157,7 +157,7 @@ async fn issuer_and_audience_are_checked_when_configured() {
 #[tokio::test]
 async fn a_sub_longer_than_128_characters_is_refused() {
     let app = TestApp::spawn().await;
-    app.get(ME, &mint(claims(&"u".repeat(129))))
+    app.get(ME, &mint(&claims(&"u".repeat(129))))
         .await
         .assert_problem(401, "invalid_token");
 }

@@ -183,12 +183,12 @@ impl TestApp {
     }
 
     pub fn token_with(&self, sub: &str, roles: &[&str], scope: Option<&str>) -> String {
-        mint(Claims {
+        mint(&Claims {
             sub: sub.into(),
             exp: unix_now() + 3600,
             nbf: None,
             iat: Some(unix_now()),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
+            roles: roles.iter().map(std::string::ToString::to_string).collect(),
             scope: scope.map(str::to_owned),
             iss: None,
             aud: None,
@@ -300,8 +300,8 @@ impl TestApp {
 }
 
 /// Signs claims with the test secret.
-pub fn mint(claims: Claims) -> String {
-    mint_hs256(SECRET, &claims).unwrap()
+pub fn mint(claims: &Claims) -> String {
+    mint_hs256(SECRET, claims).unwrap()
 }
 
 /// Creates an empty schema for one test on the PostgreSQL at `url` and returns its name; `unreachable` is the
