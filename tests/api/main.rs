@@ -6,6 +6,7 @@ mod auth;
 mod auth_remote;
 mod cache;
 mod conventions;
+mod docs;
 mod health;
 mod openapi;
 mod operations;
