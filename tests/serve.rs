@@ -60,6 +60,8 @@ impl Server {
                 ("RUST_LOG", "info"),
             ])
             .envs(vars.iter().copied())
+            // Under `.ci/coverage`, the binary's own lines count too.
+            .envs(std::env::var_os("LLVM_PROFILE_FILE").map(|v| ("LLVM_PROFILE_FILE", v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());

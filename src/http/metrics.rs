@@ -21,16 +21,19 @@ use crate::state::AppState;
 pub const HTTP_REQUESTS_TOTAL: &str = "http_requests_total";
 /// Time to answer a request, in seconds, by `method` and `route`.
 pub const HTTP_REQUEST_DURATION_SECONDS: &str = "http_request_duration_seconds";
-/// Open connections of a database pool, by `pool` and `state` (`idle` or `in_use`).
+/// Open connections of a database pool, by `pool` and `state` (`idle` or `in_use`). `pool` is `writer` and
+/// `reader`, `primary` when one pool serves both (an in-memory SQLite database), and `replica` when configured.
 pub const DB_POOL_CONNECTIONS: &str = "db_pool_connections";
 /// The most connections a database pool may open, by `pool`.
 pub const DB_POOL_MAX_CONNECTIONS: &str = "db_pool_max_connections";
-/// Token verifications, by `method` (`local`, `jwks`, `remote`) and `outcome` (`valid`, `invalid`, `expired`,
-/// `unavailable`, ...); emitted by `auth/`.
+/// Token verifications, by `method` (`local`, `jwks`, `remote`, or `cached` for a remote verdict still in
+/// its cache) and `outcome` (`ok`, `failed` for an invalid or expired token, `unavailable` when the verdict
+/// needed a service that did not answer); emitted by `auth/`.
 pub const AUTH_VERIFICATIONS_TOTAL: &str = "auth_verifications_total";
 /// The remote-verification circuit breaker: 0 closed, 1 half-open, 2 open; emitted by `auth/`.
 pub const AUTH_BREAKER_STATE: &str = "auth_breaker_state";
-/// Profile read-cache lookups, by `outcome` (`hit`, `miss`, `error`); emitted by the cache.
+/// Read-cache lookups by `outcome` (`hit`, `miss`), and failed Redis calls of any kind (lookup, store,
+/// invalidation, `error`); emitted by the cache, Redis or in-process.
 pub const CACHE_REQUESTS_TOTAL: &str = "cache_requests_total";
 
 /// Latency buckets for a service whose requests take 1 ms to 1 s; the tail up to 10 s shows trouble.
@@ -90,7 +93,7 @@ fn describe() {
     );
     metrics::describe_gauge!(
         DB_POOL_CONNECTIONS,
-        "Open database connections, by pool (primary|writer|reader|replica) and state (idle|in_use)"
+        "Open database connections, by pool (writer|reader|primary|replica) and state (idle|in_use)"
     );
     metrics::describe_gauge!(
         DB_POOL_MAX_CONNECTIONS,
@@ -98,7 +101,7 @@ fn describe() {
     );
     metrics::describe_counter!(
         AUTH_VERIFICATIONS_TOTAL,
-        "Bearer token verifications, by method and outcome"
+        "Bearer token verifications, by method (local|jwks|remote|cached) and outcome (ok|failed|unavailable)"
     );
     metrics::describe_gauge!(
         AUTH_BREAKER_STATE,
@@ -106,7 +109,7 @@ fn describe() {
     );
     metrics::describe_counter!(
         CACHE_REQUESTS_TOTAL,
-        "Profile read-cache lookups, by outcome (hit|miss|error)"
+        "Read-cache lookups by outcome (hit|miss), and failed Redis calls (error)"
     );
 }
 

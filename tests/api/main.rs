@@ -7,6 +7,7 @@ mod auth;
 mod auth_remote;
 mod cache;
 mod conventions;
+mod docs;
 mod health;
 mod openapi;
 mod operations;

@@ -1,4 +1,7 @@
-//! The OpenAPI document and Swagger UI: every served route is documented, and the UI works offline.
+//! The OpenAPI document and Swagger UI: every served route is documented, the UI works offline, and the
+//! document matches the committed snapshot `docs/openapi.json`, so a contract change is always deliberate.
+
+use std::{collections::HashMap, path::Path};
 
 use axum::http::{Method, StatusCode};
 use serde_json::Value;
@@ -124,4 +127,143 @@ async fn the_openapi_command_prints_the_same_document() {
     let served = spec(&app).await;
     let printed = serde_json::to_value(user_profile_service::http::openapi()).unwrap();
     assert_eq!(served, printed);
+}
+
+/// The committed document, relative to the crate root.
+const SNAPSHOT: &str = "docs/openapi.json";
+/// The one command that rewrites the snapshot from the served document.
+const UPDATE_COMMAND: &str = "UPDATE_OPENAPI_SNAPSHOT=1 cargo test --test api openapi_snapshot";
+
+#[tokio::test]
+async fn the_served_document_matches_the_committed_openapi_snapshot() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .request(Method::GET, "/api-docs/openapi.json", None, None, &[])
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
+    let served = pretty(std::str::from_utf8(&response.body).unwrap());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
+
+    if std::env::var("UPDATE_OPENAPI_SNAPSHOT").as_deref() == Ok("1") {
+        std::fs::write(&path, &served).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == served,
+        "{SNAPSHOT} differs from the document served at /api-docs/openapi.json.\n{}\
+         If the change is intended, update the snapshot and commit it:\n    {UPDATE_COMMAND}\n",
+        diff_hint(&committed, &served)
+    );
+}
+
+/// Re-indents compact JSON the way `serde_json::to_string_pretty` does (two spaces, `"key": value`), keeping
+/// the keys in the order they were served, and ends it with a newline like `user-profile-service openapi`.
+fn pretty(compact: &str) -> String {
+    fn newline(out: &mut String, depth: usize) {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth));
+    }
+    let mut out = String::with_capacity(compact.len() * 2);
+    let mut depth = 0;
+    let mut chars = compact.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                out.push(c);
+                while let Some(c) = chars.next() {
+                    out.push(c);
+                    match c {
+                        '\\' => out.extend(chars.next()),
+                        '"' => break,
+                        _ => {}
+                    }
+                }
+            }
+            '{' | '[' if matches!(chars.peek(), Some('}' | ']')) => {
+                out.push(c);
+                out.extend(chars.next());
+            }
+            '{' | '[' => {
+                out.push(c);
+                depth += 1;
+                newline(&mut out, depth);
+            }
+            '}' | ']' => {
+                depth -= 1;
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// What changed, in a few lines: the paths and schemas added or removed, then the first lines found on one
+/// side only (`-` the committed file, `+` the served document, with their line numbers).
+fn diff_hint(committed: &str, served: &str) -> String {
+    let mut hint = String::new();
+    if committed.is_empty() {
+        return format!("{SNAPSHOT} is missing or empty.\n");
+    }
+    if let (Ok(old), Ok(new)) = (
+        serde_json::from_str::<Value>(committed),
+        serde_json::from_str::<Value>(served),
+    ) {
+        for pointer in ["/paths", "/components/schemas"] {
+            let keys = |doc: &Value| -> Vec<String> {
+                doc.pointer(pointer)
+                    .and_then(Value::as_object)
+                    .map(|m| m.keys().cloned().collect())
+                    .unwrap_or_default()
+            };
+            let (old_keys, new_keys) = (keys(&old), keys(&new));
+            let added: Vec<_> = new_keys.iter().filter(|k| !old_keys.contains(k)).collect();
+            let removed: Vec<_> = old_keys.iter().filter(|k| !new_keys.contains(k)).collect();
+            if !added.is_empty() {
+                hint += &format!("{pointer} added: {added:?}\n");
+            }
+            if !removed.is_empty() {
+                hint += &format!("{pointer} removed: {removed:?}\n");
+            }
+        }
+    }
+    // Lines present on one side only (as a multiset, so moved blocks do not count), first few of each.
+    let mut balance: HashMap<&str, i64> = HashMap::new();
+    for line in committed.lines() {
+        *balance.entry(line).or_default() += 1;
+    }
+    for line in served.lines() {
+        *balance.entry(line).or_default() -= 1;
+    }
+    for (sign, text, excess) in [("-", committed, 1), ("+", served, -1)] {
+        let mut left = balance.clone();
+        let only: Vec<_> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, line)| {
+                let n = left.get_mut(line).unwrap();
+                let keep = *n * excess > 0;
+                if keep {
+                    *n -= excess;
+                }
+                keep
+            })
+            .collect();
+        for (number, line) in only.iter().take(5) {
+            hint += &format!("{sign} {:>5}: {}\n", number + 1, line.trim());
+        }
+        if only.len() > 5 {
+            hint += &format!("{sign} ... and {} more lines\n", only.len() - 5);
+        }
+    }
+    hint
 }
