@@ -97,6 +97,12 @@ pub fn token(
     if config.is_production() {
         bail!("`token` mints development tokens and is refused when APP_ENV=production");
     }
+    if ttl.as_secs() > config.jwt_max_lifetime_seconds {
+        bail!(
+            "--ttl is longer than JWT_MAX_LIFETIME_SECONDS ({} s): the service would refuse the token",
+            config.jwt_max_lifetime_seconds
+        );
+    }
     let secret = config
         .jwt_secret
         .as_ref()
@@ -149,5 +155,39 @@ mod tests {
         assert!(parse_ttl("1w").is_err());
         assert!(parse_ttl("0s").is_err());
         assert!(parse_ttl("h").is_err());
+    }
+
+    #[test]
+    fn token_refuses_a_lifetime_the_service_would_refuse() {
+        let config = Config::from_vars([
+            ("JWT_SECRET", "cli-test-secret-0123456789abcdefghij"),
+            ("JWT_MAX_LIFETIME_SECONDS", "3600"),
+        ])
+        .unwrap();
+
+        let err = token(
+            &config,
+            "u1".into(),
+            vec![],
+            None,
+            Duration::from_secs(3601),
+        )
+        .unwrap_err();
+
+        assert!(
+            err.to_string()
+                .contains("JWT_MAX_LIFETIME_SECONDS (3600 s)"),
+            "{err}"
+        );
+        assert!(
+            token(
+                &config,
+                "u1".into(),
+                vec![],
+                None,
+                Duration::from_secs(3600)
+            )
+            .is_ok()
+        );
     }
 }

@@ -351,6 +351,20 @@ fn sigint_stops_an_idle_server_with_status_0() {
 }
 
 #[test]
+fn pretty_logs_written_to_a_pipe_carry_no_colour_codes() {
+    let mut server = Server::start(&[("LOG_FORMAT", "pretty")]);
+    server.try_get("/health").unwrap();
+
+    server.send_signal("-INT");
+    let exit = server.wait_for_exit(Duration::from_secs(30));
+
+    assert!(exit.success(), "exit status {exit}");
+    let output = server.all_output();
+    assert!(output.contains("stopped"), "{output}");
+    assert!(!output.contains('\u{1b}'), "{output:?}");
+}
+
+#[test]
 fn a_client_whose_request_outlives_the_time_limit_receives_a_503_problem() {
     let server = Server::start(&[("REQUEST_TIMEOUT_SECONDS", "1")]);
     let token = token("timeout-u1");

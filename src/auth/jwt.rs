@@ -66,6 +66,7 @@ pub struct TokenVerifier {
     rs256_validation: Validation,
     es256_validation: Validation,
     rules: ClaimRules,
+    max_token_bytes: usize,
     jwks: Option<Jwks>,
     remote: Option<RemoteVerifier>,
 }
@@ -94,9 +95,11 @@ impl TokenVerifier {
             es256_validation: validation(config, Algorithm::ES256),
             rules: ClaimRules {
                 leeway: config.jwt_leeway_seconds,
+                max_lifetime: config.jwt_max_lifetime_seconds,
                 issuer: config.jwt_issuer.clone(),
                 audience: config.jwt_audience.clone(),
             },
+            max_token_bytes: config.jwt_max_token_bytes,
             jwks: config
                 .jwt_jwks_url
                 .clone()
@@ -132,6 +135,10 @@ impl TokenVerifier {
     }
 
     async fn judge(&self, token: &str) -> (&'static str, Result<Caller, AuthError>) {
+        // Before any decoding or call: an oversized token costs nothing but this comparison.
+        if token.len() > self.max_token_bytes {
+            return (LOCAL, Err(AuthError::Invalid));
+        }
         // `alg: none` and unknown algorithms fail here: jsonwebtoken has no such `Algorithm`.
         let Ok(header) = jsonwebtoken::decode_header(token) else {
             return (LOCAL, Err(AuthError::Invalid));
@@ -191,7 +198,14 @@ impl TokenVerifier {
     fn decode(&self, token: &str, key: &DecodingKey, alg: Algorithm) -> Result<Caller, AuthError> {
         let data = jsonwebtoken::decode::<Claims>(token, key, self.validation_for(alg))
             .map_err(|err| map_jwt_error(&err))?;
-        Caller::from_claims(data.claims)
+        self.accept(data.claims)
+    }
+
+    /// The last checks on claims whose signature was verified: the lifetime cap, then the caller they name.
+    fn accept(&self, claims: Claims) -> Result<Caller, AuthError> {
+        self.rules
+            .check_lifetime(claims.exp, claims.iat, unix_now())?;
+        Caller::from_claims(claims)
     }
 
     /// Without a `kid` several keys may fit: the first whose signature matches decides.
@@ -200,7 +214,7 @@ impl TokenVerifier {
             match jsonwebtoken::decode::<Claims>(token, &key.key, self.validation_for(key.alg)) {
                 Err(err) if is_key_mismatch(&err) => {}
                 Err(err) => return Err(map_jwt_error(&err)),
-                Ok(data) => return Caller::from_claims(data.claims),
+                Ok(data) => return self.accept(data.claims),
             }
         }
         Err(AuthError::Invalid)
@@ -211,6 +225,7 @@ impl TokenVerifier {
 #[derive(Debug)]
 struct ClaimRules {
     leeway: u64,
+    max_lifetime: u64,
     issuer: Option<String>,
     audience: Option<String>,
 }
@@ -219,12 +234,14 @@ struct ClaimRules {
 struct UnverifiedClaims {
     exp: Option<u64>,
     nbf: Option<u64>,
+    iat: Option<u64>,
     iss: Option<String>,
     aud: Option<serde_json::Value>,
 }
 
 impl ClaimRules {
-    /// Checks `exp`, `nbf`, `iss` and `aud` of a token whose signature is not checked here; returns its `exp`.
+    /// Checks `exp`, `nbf`, the lifetime, `iss` and `aud` of a token whose signature is not checked here;
+    /// returns its `exp`.
     fn check_unverified(&self, token: &str) -> Result<u64, AuthError> {
         let payload = token.split('.').nth(1).ok_or(AuthError::Invalid)?;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -243,6 +260,7 @@ impl ClaimRules {
         {
             return Err(AuthError::Invalid);
         }
+        self.check_lifetime(exp, claims.iat, now)?;
         if let Some(issuer) = &self.issuer {
             if claims.iss.as_ref() != Some(issuer) {
                 return Err(AuthError::Invalid);
@@ -261,6 +279,19 @@ impl ClaimRules {
             }
         }
         Ok(exp)
+    }
+
+    /// A token may live at most `JWT_MAX_LIFETIME_SECONDS`: from `iat` to `exp` when it says when it was
+    /// issued, and from now to `exp` in any case (with the leeway for clock skew), so neither a missing nor a
+    /// future `iat` stretches it.
+    fn check_lifetime(&self, exp: u64, iat: Option<u64>, now: u64) -> Result<(), AuthError> {
+        let too_long = iat.is_some_and(|iat| exp.saturating_sub(iat) > self.max_lifetime)
+            || exp.saturating_sub(now) > self.max_lifetime.saturating_add(self.leeway);
+        if too_long {
+            Err(AuthError::Invalid)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -312,4 +343,184 @@ pub fn mint_hs256(secret: &str, claims: &Claims) -> Result<String, jsonwebtoken:
         claims,
         &EncodingKey::from_secret(secret.as_bytes()),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    const SECRET: &str = "unit-test-secret-0123456789abcdefghij";
+
+    fn verifier(vars: &[(&str, &str)]) -> TokenVerifier {
+        let mut all = vec![("DATABASE_URL", "sqlite::memory:"), ("JWT_SECRET", SECRET)];
+        all.extend_from_slice(vars);
+        TokenVerifier::new(&Config::from_vars(all).unwrap())
+    }
+
+    /// A verifier with no key at all: every token goes through the unverified claim checks.
+    fn keyless_verifier() -> TokenVerifier {
+        TokenVerifier::new(&Config::from_vars([("DATABASE_URL", "sqlite::memory:")]).unwrap())
+    }
+
+    fn verify(verifier: &TokenVerifier, token: &str) -> Result<Caller, AuthError> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(verifier.verify(token))
+    }
+
+    fn signed(claims: &Value) -> String {
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            claims,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        )
+        .unwrap()
+    }
+
+    fn b64(bytes: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    #[test]
+    fn a_token_living_longer_than_the_maximum_is_invalid() {
+        let verifier = verifier(&[("JWT_MAX_LIFETIME_SECONDS", "3600")]);
+        let now = unix_now();
+        let within = json!({"sub": "u1", "iat": now, "exp": now + 3600});
+        let beyond = json!({"sub": "u1", "iat": now, "exp": now + 3601});
+        let no_iat_beyond = json!({"sub": "u1", "exp": now + 3600 + 30 + 5});
+        let future_iat = json!({"sub": "u1", "iat": now + 86_400, "exp": now + 86_400 + 60});
+
+        assert!(verify(&verifier, &signed(&within)).is_ok());
+        assert_eq!(verify(&verifier, &signed(&beyond)), Err(AuthError::Invalid));
+        assert_eq!(
+            verify(&verifier, &signed(&no_iat_beyond)),
+            Err(AuthError::Invalid)
+        );
+        assert_eq!(
+            verify(&verifier, &signed(&future_iat)),
+            Err(AuthError::Invalid)
+        );
+    }
+
+    #[test]
+    fn the_lifetime_is_also_capped_for_tokens_no_local_key_can_judge() {
+        let now = unix_now();
+        let long = format!(
+            "{}.{}.sig",
+            b64(br#"{"alg":"RS384","typ":"JWT"}"#),
+            b64(
+                json!({"sub": "u1", "iat": now, "exp": now + 31 * 365 * 86_400})
+                    .to_string()
+                    .as_bytes()
+            )
+        );
+        let rules = ClaimRules {
+            leeway: 30,
+            max_lifetime: 86_400,
+            issuer: None,
+            audience: None,
+        };
+        assert_eq!(rules.check_unverified(&long), Err(AuthError::Invalid));
+    }
+
+    #[test]
+    fn a_token_larger_than_the_maximum_is_invalid_before_it_is_parsed() {
+        let verifier = verifier(&[("JWT_MAX_TOKEN_BYTES", "256")]);
+        let now = unix_now();
+        let small = signed(&json!({"sub": "u1", "exp": now + 60}));
+        let padded = signed(&json!({"sub": "u1", "exp": now + 60, "pad": "x".repeat(256)}));
+
+        assert!(verify(&verifier, &small).is_ok());
+        assert_eq!(verify(&verifier, &padded), Err(AuthError::Invalid));
+    }
+
+    /// Claims of every shape a token might carry, valid or not.
+    fn arbitrary_claims() -> impl Strategy<Value = Value> {
+        let now = unix_now() as i64;
+        let number = prop_oneof![
+            Just(Value::Null),
+            (now - 1_000..now + 100_000).prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            any::<f64>().prop_map(Value::from),
+            ".{0,8}".prop_map(Value::from),
+        ];
+        let text = prop_oneof![
+            Just(Value::Null),
+            ".{0,200}".prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            proptest::collection::vec(".{0,5}", 0..3).prop_map(Value::from),
+        ];
+        (
+            text.clone(),
+            number.clone(),
+            number.clone(),
+            number,
+            text.clone(),
+            text,
+        )
+            .prop_map(|(sub, exp, iat, nbf, roles, scope)| {
+                let mut claims = serde_json::Map::new();
+                for (name, value) in [
+                    ("sub", sub),
+                    ("exp", exp),
+                    ("iat", iat),
+                    ("nbf", nbf),
+                    ("roles", roles),
+                    ("scope", scope),
+                ] {
+                    if !value.is_null() {
+                        claims.insert(name.into(), value);
+                    }
+                }
+                Value::Object(claims)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Any string at all as a bearer token is refused as a bad token, never as an outage and never by a panic.
+        #[test]
+        fn arbitrary_strings_are_invalid_tokens(token in prop_oneof![any::<String>(), "[A-Za-z0-9_=.-]{0,400}"]) {
+            for verifier in [verifier(&[]), keyless_verifier()] {
+                let verdict = verify(&verifier, &token);
+                prop_assert!(matches!(verdict, Err(AuthError::Invalid | AuthError::Expired)), "{:?}", verdict);
+            }
+        }
+
+        /// Three well-encoded parts with arbitrary JSON in the header and claims, unsigned by our key.
+        #[test]
+        fn arbitrary_headers_and_claims_are_invalid_tokens(
+            alg in prop_oneof![
+                proptest::sample::select(&["HS256", "none", "RS256", "ES256", "RS384"][..]).prop_map(String::from),
+                ".{0,6}",
+            ],
+            kid in proptest::option::of(".{0,20}"),
+            claims in arbitrary_claims(),
+            signature in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let header = json!({"alg": alg, "typ": "JWT", "kid": kid});
+            let token = format!("{}.{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()), b64(&signature));
+            for verifier in [verifier(&[]), keyless_verifier()] {
+                let verdict = verify(&verifier, &token);
+                prop_assert!(matches!(verdict, Err(AuthError::Invalid | AuthError::Expired)), "{:?}", verdict);
+            }
+        }
+
+        /// Correctly signed tokens with arbitrary claims: a caller only when `sub` is a string of 1-128 characters.
+        #[test]
+        fn signed_tokens_with_arbitrary_claims_name_their_sub_or_are_refused(claims in arbitrary_claims()) {
+            match verify(&verifier(&[]), &signed(&claims)) {
+                Ok(caller) => {
+                    prop_assert_eq!(Some(caller.user_id.as_str()), claims["sub"].as_str());
+                    prop_assert!((1..=128).contains(&caller.user_id.chars().count()));
+                }
+                Err(err) => prop_assert!(matches!(err, AuthError::Invalid | AuthError::Expired), "{:?}", err),
+            }
+        }
+    }
 }

@@ -11,7 +11,7 @@ pub mod export;
 pub mod preferences;
 pub mod profiles;
 
-use std::{str::FromStr, time::Duration};
+use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
     PgPool, SqlitePool,
@@ -315,8 +315,11 @@ async fn connect_sqlite(url: &str, max: Option<u32>) -> Result<(Pool, Pool), sql
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(5))
         // Checkpoints run in the background (`Db::spawn_wal_checkpoints`), so a commit never pays for one.
-        .pragma("wal_autocheckpoint", "0");
-    if options.get_filename() != std::path::Path::new(":memory:") {
+        .pragma("wal_autocheckpoint", "0")
+        // Deleted rows are overwritten with zeros, so an erased profile leaves no bytes in the file.
+        .pragma("secure_delete", "ON");
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    if !in_memory && options.get_filename() != Path::new(":memory:") {
         if let Some(dir) = options
             .get_filename()
             .parent()
@@ -324,8 +327,8 @@ async fn connect_sqlite(url: &str, max: Option<u32>) -> Result<(Pool, Pool), sql
         {
             std::fs::create_dir_all(dir)?;
         }
+        create_owner_only(options.get_filename())?;
     }
-    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
@@ -343,6 +346,20 @@ async fn connect_sqlite(url: &str, max: Option<u32>) -> Result<(Pool, Pool), sql
         .connect_with(options)
         .await?;
     Ok((Pool::Sqlite(writer), Pool::Sqlite(reader)))
+}
+
+/// Creates the SQLite file owner-only (0600) when it does not exist yet, instead of letting SQLite create it
+/// under the process umask (usually world-readable); SQLite gives its `-wal` and `-shm` files the database
+/// file's mode. An existing file keeps the permissions its operator gave it.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    match file.open(path) {
+        Err(err) if err.kind() != std::io::ErrorKind::AlreadyExists => Err(err),
+        _ => Ok(()),
+    }
 }
 
 async fn connect_postgres(url: &str, max: Option<u32>) -> Result<Pool, sqlx::Error> {

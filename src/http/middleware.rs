@@ -1,5 +1,5 @@
 //! Request middleware: the request id, the per-request span, log line and metrics, the request time limit;
-//! and the CORS, compression and panic-catching layers.
+//! the headers that keep answers out of caches; and the CORS, compression and panic-catching layers.
 
 use std::{
     any::Any,
@@ -19,23 +19,12 @@ use tower_http::{
 };
 use tracing::Instrument;
 
-use crate::http::{error::ApiError, metrics};
+use crate::{
+    http::{error::ApiError, metrics},
+    request_id,
+};
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// Accepts the caller's id when it is 1-128 safe characters; anything else gets a fresh UUID.
-fn request_id_from(value: Option<&HeaderValue>) -> String {
-    value
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| {
-            (1..=128).contains(&id.len())
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-        })
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
-}
 
 /// Gives every request an id, a span carrying it, a time limit, and one log line and its metrics when it is
 /// answered.
@@ -45,7 +34,13 @@ pub async fn request_context(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    let request_id = request_id_from(request.headers().get(&X_REQUEST_ID));
+    // The caller's id only in the strict format; the response header says which id was used.
+    let request_id = request_id::accept_or_generate(
+        request
+            .headers()
+            .get(&X_REQUEST_ID)
+            .map(HeaderValue::as_bytes),
+    );
     // The route template, never the raw path: it may hold ids, and it keeps metric labels bounded.
     let route = request
         .extensions()
@@ -86,6 +81,24 @@ pub async fn request_context(
     });
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+/// `Cache-Control: no-store` on every answer under `/api/v1`, errors included (a problem body can hold the
+/// caller's data too, and no shared cache should keep either), and `X-Content-Type-Options: nosniff` on every
+/// answer, so a browser never runs a JSON body as something else.
+pub async fn protective_headers(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let is_api = path == "/api/v1" || path.starts_with("/api/v1/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_api {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }
@@ -149,23 +162,4 @@ pub fn compression() -> CompressionLayer<impl Predicate> {
             .and(SizeAbove::new(1024))
             .and(has_no_etag),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn accepts_a_safe_caller_id_and_replaces_an_unsafe_one() {
-        assert_eq!(
-            request_id_from(Some(&HeaderValue::from_static("abc-123_x.y:z"))),
-            "abc-123_x.y:z"
-        );
-        let replaced = request_id_from(Some(&HeaderValue::from_static("bad id with spaces")));
-        assert!(uuid::Uuid::parse_str(&replaced).is_ok());
-        let too_long = "a".repeat(129);
-        let replaced = request_id_from(Some(&HeaderValue::from_str(&too_long).unwrap()));
-        assert_ne!(replaced, too_long);
-        assert!(uuid::Uuid::parse_str(&request_id_from(None)).is_ok());
-    }
 }

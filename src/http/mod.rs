@@ -49,16 +49,22 @@ pub fn router(state: AppState) -> Router {
     metrics::handle();
     let (routes, api) = api_routes().split_for_parts();
     let api = openapi::finish(api);
+    // `DOCS_ENABLED=false` serves neither the UI nor the document: both fall through to 404 `not_found`.
+    // The `openapi` command still prints the document.
+    let routes = if state.config.docs_enabled {
+        routes.merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", api))
+    } else {
+        routes
+    };
     let app = routes
-        .merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", api))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::method_not_allowed);
     with_layers(app, &state.config).with_state(state)
 }
 
-/// The layers every route gets. Outermost first: CORS (so every answer, timeouts included, carries its
-/// headers), the request context (id, span, time limit, log line, metrics), panics answered as 500, gzip for
-/// large bodies, the body size limit.
+/// The layers every route gets. Outermost first: the protective headers and CORS (so every answer, timeouts
+/// and preflights included, carries them), the request context (id, span, time limit, log line, metrics),
+/// panics answered as 500, gzip for large bodies, the body size limit.
 fn with_layers(app: Router<AppState>, config: &Config) -> Router<AppState> {
     app.layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(middleware::compression())
@@ -70,6 +76,7 @@ fn with_layers(app: Router<AppState>, config: &Config) -> Router<AppState> {
         .layer(tower::util::option_layer(middleware::cors(
             &config.cors_allowed_origins,
         )))
+        .layer(axum::middleware::from_fn(middleware::protective_headers))
 }
 
 #[cfg(test)]
