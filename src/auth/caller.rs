@@ -78,6 +78,19 @@ impl Caller {
         }
     }
 
+    /// `/profiles/me/...` is for users: role `user`, or a token with no role this service knows and no scope
+    /// (how the auth service issues shopper tokens). A token with only scopes, or only roles `service`/`admin`,
+    /// acts on users through `/users/{user_id}/...` and `/admin/...`, never as one.
+    pub fn require_user(&self) -> Result<(), Denied> {
+        if self.has_role(Role::User) || (self.roles.is_empty() && self.scopes.is_empty()) {
+            Ok(())
+        } else {
+            Err(Denied(
+                "/profiles/me is for users: this token has no role user (services and admins use /users/{user_id} and /admin)",
+            ))
+        }
+    }
+
     /// `/users/{user_id}/...`: role `service` or `admin`, the given scope, or the user themself.
     pub fn require_reader_of(&self, user_id: &str, scope: &str) -> Result<(), Denied> {
         if self.has_role(Role::Service)
@@ -99,6 +112,43 @@ impl Caller {
             "service"
         } else {
             "user"
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(roles: &[&str], scopes: &[&str]) -> Caller {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_string()).collect();
+        let scopes = scopes.iter().map(|s| (*s).to_string()).collect();
+        Caller::from_parts("u1".into(), &roles, scopes).unwrap()
+    }
+
+    #[test]
+    fn users_are_role_user_or_tokens_with_no_known_role_and_no_scope() {
+        for user in [
+            caller(&["user"], &[]),
+            caller(&["user"], &["profile:read"]),
+            caller(&["user", "admin"], &[]),
+            caller(&[], &[]),
+            caller(&["customer"], &[]),
+        ] {
+            assert_eq!(user.require_user(), Ok(()), "{user:?}");
+        }
+    }
+
+    #[test]
+    fn services_admins_and_scoped_tokens_are_not_users() {
+        for other in [
+            caller(&["service"], &[]),
+            caller(&["admin"], &[]),
+            caller(&["service", "admin"], &[]),
+            caller(&[], &["addresses:read"]),
+            caller(&["customer"], &["preferences:read"]),
+        ] {
+            assert!(other.require_user().is_err(), "{other:?}");
         }
     }
 }

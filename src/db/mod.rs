@@ -10,6 +10,7 @@ pub mod audit;
 pub mod export;
 pub mod preferences;
 pub mod profiles;
+pub mod suspensions;
 
 use std::{path::Path, str::FromStr, time::Duration};
 

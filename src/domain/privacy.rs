@@ -1,4 +1,5 @@
-//! The privacy export: everything the service holds about one user, as one document.
+//! The privacy export: everything the service holds about one user, as one document; and what erasure keeps
+//! of a suspended user.
 
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -24,4 +25,22 @@ pub struct ProfileExport {
     /// Every address, deleted ones included, each with all its revisions.
     #[schema(value_type = Vec<Object>)]
     pub addresses: Vec<serde_json::Value>,
+}
+
+/// What erasure keeps of a suspended user: the suspension, so the same `sub` cannot come back active by
+/// re-creating the profile. User id and times only, no personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct KeptSuspension {
+    /// The user's id: the `sub` claim of their token.
+    #[schema(example = "u-42")]
+    pub user_id: String,
+    /// When the profile was suspended (its latest `profile.suspended` audit event); `null` when that event had
+    /// already expired at erasure.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub suspended_at: Option<OffsetDateTime>,
+    /// When the suspended profile was erased.
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub erased_at: OffsetDateTime,
 }

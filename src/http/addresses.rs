@@ -10,13 +10,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
-    auth::Caller,
     domain::{
         address::{Address, AddressInput},
         patch::MergePatch,
         precondition::Preconditions,
     },
     http::{
+        caller::UserCaller,
         error::{ApiError, ProblemDetails},
         extract::{AppQuery, PageParams, ValidatedJson, parse_address_id},
         pages::AddressPage,
@@ -43,12 +43,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
     params(PageParams),
     responses(
         (status = 200, description = "Your live addresses", body = AddressPage),
+        (status = 403, description = "`forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`: create your profile first", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`: bad `limit` or `cursor`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn list_addresses(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     State(state): State<AppState>,
     AppQuery(page): AppQuery<PageParams>,
 ) -> Result<Json<AddressPage>, ApiError> {
@@ -60,22 +61,25 @@ async fn list_addresses(
 /// Add an address. Your first one becomes your default shipping and billing address.
 #[utoipa::path(
     post, path = "/api/v1/profiles/me/addresses", tag = "addresses",
+    params(("If-Match" = Option<String>, Header, description = "Leave it out: a new address has no version yet, so any `If-Match` is 412 and nothing is written")),
     request_body(content = AddressInput, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = Address,
             headers(("ETag" = String, description = "The revision, quoted"),
                     ("Location" = String, description = "/api/v1/profiles/me/addresses/{id}"))),
-        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`: create your profile first", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "`address_limit_reached`: you have 50 addresses", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: the request has an `If-Match` (or a malformed `If-None-Match`)", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn create_address(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
+    pre: Preconditions,
     State(state): State<AppState>,
     ValidatedJson(input): ValidatedJson<AddressInput>,
 ) -> Result<Response, ApiError> {
-    let address = service::addresses::create(&state, &caller, input).await?;
+    let address = service::addresses::create(&state, &caller, &pre, input).await?;
     let location = format!("/api/v1/profiles/me/addresses/{}", address.id);
     let mut response = with_etag(StatusCode::CREATED, address.revision, Json(address));
     if let Ok(value) = HeaderValue::from_str(&location) {
@@ -95,11 +99,12 @@ async fn create_address(
         (status = 200, description = "The address", body = Address,
             headers(("ETag" = String, description = "The revision, quoted"))),
         (status = 304, description = "Your copy is current"),
+        (status = 403, description = "`forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`address_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn get_address(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
     Path(address_id): Path<String>,
@@ -114,19 +119,19 @@ async fn get_address(
     put, path = "/api/v1/profiles/me/addresses/{address_id}", tag = "addresses",
     params(
         ("address_id" = String, Path, format = Uuid, description = "The address's id"),
-        ("If-Match" = Option<String>, Header, description = "Replace only if the address is at this ETag"),
+        ("If-Match" = Option<String>, Header, description = "Replace only if the address is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing"),
     ),
     request_body(content = AddressInput, content_type = "application/json"),
     responses(
         (status = 200, description = "Replaced (a new revision, unless nothing changed)", body = Address,
             headers(("ETag" = String))),
-        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found` or `address_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another revision or is malformed; `current_version` (an integer) and `ETag` tell the current revision", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn replace_address(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
     Path(address_id): Path<String>,
@@ -142,20 +147,20 @@ async fn replace_address(
     patch, path = "/api/v1/profiles/me/addresses/{address_id}", tag = "addresses",
     params(
         ("address_id" = String, Path, format = Uuid, description = "The address's id"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the address is at this ETag"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the address is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing"),
     ),
     request_body(content = AddressPatch, content_type = "application/merge-patch+json",
         description = "Any subset of the writable fields, e.g. `{\"is_default_billing\": true}`"),
     responses(
         (status = 200, description = "Updated (a new revision, unless nothing changed)", body = Address,
             headers(("ETag" = String))),
-        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found` or `address_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another revision or is malformed; `current_version` (an integer) and `ETag` tell the current revision", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn patch_address(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
     Path(address_id): Path<String>,
@@ -171,17 +176,17 @@ async fn patch_address(
     delete, path = "/api/v1/profiles/me/addresses/{address_id}", tag = "addresses",
     params(
         ("address_id" = String, Path, format = Uuid, description = "The address's id"),
-        ("If-Match" = Option<String>, Header, description = "Delete only if the address is at this ETag"),
+        ("If-Match" = Option<String>, Header, description = "Delete only if the address is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing"),
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found` or `address_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another revision or is malformed; `current_version` (an integer) and `ETag` tell the current revision", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn delete_address(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
     Path(address_id): Path<String>,

@@ -16,6 +16,7 @@ use crate::{
     domain::{
         patch::MergePatch,
         precondition::Preconditions,
+        privacy::KeptSuspension,
         profile::{Profile, ProfileInput},
     },
     http::{
@@ -39,6 +40,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
             admin_patch_profile,
             admin_delete_profile
         ))
+        .routes(routes!(get_kept_suspension, lift_kept_suspension))
         .routes(routes!(list_audit_events))
 }
 
@@ -153,7 +155,7 @@ async fn admin_get_profile(
     patch, path = "/api/v1/admin/profiles/{user_id}", tag = "admin",
     params(
         ("user_id" = String, Path, description = "The user's id (`sub`)"),
-        ("If-Match" = Option<String>, Header, description = "Apply only if the profile is at this ETag"),
+        ("If-Match" = Option<String>, Header, description = "Apply only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing"),
     ),
     request_body(content = AdminProfilePatch, content_type = "application/merge-patch+json",
         description = "Any subset of the profile's writable fields, and `status`"),
@@ -161,7 +163,7 @@ async fn admin_get_profile(
         (status = 200, description = "Updated (or unchanged)", body = Profile, headers(("ETag" = String))),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn admin_patch_profile(
@@ -180,17 +182,17 @@ async fn admin_patch_profile(
     ))
 }
 
-/// Erase a user's profile and everything held about them.
+/// Erase a user's profile and everything held about them; a suspended profile's suspension is kept.
 #[utoipa::path(
     delete, path = "/api/v1/admin/profiles/{user_id}", tag = "admin",
     params(
         ("user_id" = String, Path, description = "The user's id (`sub`)"),
-        ("If-Match" = Option<String>, Header, description = "Erase only if the profile is at this ETag"),
+        ("If-Match" = Option<String>, Header, description = "Erase only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing"),
     ),
     responses(
         (status = 204, description = "Erased"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn admin_delete_profile(
@@ -201,6 +203,50 @@ async fn admin_delete_profile(
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
     service::profiles::erase(&state, &caller, &user_id, &pre).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Read the suspension kept when a suspended user's profile was erased (user id and times only).
+#[utoipa::path(
+    get, path = "/api/v1/admin/kept-suspensions/{user_id}", tag = "admin",
+    params(("user_id" = String, Path, description = "The user's id (`sub`)")),
+    responses(
+        (status = 200, description = "The kept suspension: the user cannot create a profile until it is lifted", body = KeptSuspension),
+        (status = 404, description = "`kept_suspension_not_found`: none is kept for this user", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn get_kept_suspension(
+    caller: Caller,
+    Path(user_id): Path<String>,
+    State(state): State<AppState>,
+) -> Result<axum::Json<KeptSuspension>, ApiError> {
+    caller.require_admin()?;
+    let kept = service::admin::kept_suspension(&state, &user_id).await?;
+    Ok(axum::Json(kept))
+}
+
+/// Lift the suspension kept after a suspended user's profile was erased, so they can create a profile again;
+/// recorded as `profile.reactivated`. (A suspended profile that exists is reactivated with `PATCH`.)
+#[utoipa::path(
+    delete, path = "/api/v1/admin/kept-suspensions/{user_id}", tag = "admin",
+    params(
+        ("user_id" = String, Path, description = "The user's id (`sub`)"),
+        ("If-Match" = Option<String>, Header, description = "A kept suspension has no version: only `*` holds; any other value is 412 and nothing is lifted"),
+    ),
+    responses(
+        (status = 204, description = "Lifted"),
+        (status = 404, description = "`kept_suspension_not_found`: none is kept for this user", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: an `If-Match` other than `*`, or a malformed `If-None-Match`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn lift_kept_suspension(
+    caller: Caller,
+    Path(user_id): Path<String>,
+    pre: Preconditions,
+    State(state): State<AppState>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    service::admin::lift_kept_suspension(&state, &caller, &user_id, &pre).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,5 +1,5 @@
 //! The `Caller` extractor: reads the bearer token, has the verifier judge it, and answers auth's verdicts as
-//! `ApiError`s.
+//! `ApiError`s; `UserCaller`, the caller of every `/profiles/me` route, which must be a user.
 
 use axum::{
     extract::FromRequestParts,
@@ -36,6 +36,24 @@ impl FromRequestParts<AppState> for Caller {
         let caller = state.verifier.verify(token).await?;
         tracing::Span::current().record("user_id", caller.user_id.as_str());
         Ok(caller)
+    }
+}
+
+/// A caller that is a user (`Caller::require_user`): the only caller `/profiles/me` and everything under it
+/// accept, so a service, admin or scoped token gets 403 `forbidden` before anything is read or written.
+#[derive(Debug, Clone)]
+pub struct UserCaller(pub Caller);
+
+impl FromRequestParts<AppState> for UserCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require_user()?;
+        Ok(UserCaller(caller))
     }
 }
 

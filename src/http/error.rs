@@ -37,9 +37,11 @@ pub struct ProblemDetails {
     /// For `validation_failed`: one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
-    /// For `precondition_failed`: the current version of the resource (also sent as `ETag`).
+    /// For `precondition_failed`: the resource's current version, an integer like its `version` field (the
+    /// `ETag` header carries it quoted); absent when the resource does not exist.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub current_version: Option<String>,
+    #[schema(example = 3)]
+    pub current_version: Option<i64>,
 }
 
 /// Every error the API can answer with.
@@ -70,8 +72,11 @@ pub enum ApiError {
         detail: &'static str,
     },
     /// `current` is the resource's current version, absent when it does not exist.
-    #[error("the resource does not match the request's precondition")]
-    PreconditionFailed { current: Option<String> },
+    #[error(
+        "the precondition does not hold: the resource is at another version (current_version), or If-Match is \
+         not * or a list of strong entity tags such as \"3\""
+    )]
+    PreconditionFailed { current: Option<i64> },
     #[error("the request body is larger than 64 KiB")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -181,7 +186,7 @@ impl IntoResponse for ApiError {
         match self {
             ApiError::Validation(errors) => problem.errors = Some(errors),
             ApiError::PreconditionFailed { current } => {
-                etag = current.as_deref().map(crate::http::extract::etag_value);
+                etag = current.map(|v| crate::http::extract::etag_value(&v.to_string()));
                 problem.current_version = current;
             }
             ApiError::AuthServiceUnavailable { retry_after_secs } => {

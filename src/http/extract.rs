@@ -11,7 +11,7 @@ use validator::Validate;
 use crate::{
     domain::{
         patch::MergePatch,
-        precondition::{EtagCondition, Preconditions},
+        precondition::Preconditions,
         validation::{data_error, validate},
     },
     http::error::ApiError,
@@ -136,21 +136,28 @@ pub fn etag_value(version: &str) -> String {
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Preconditions {
     type Rejection = std::convert::Infallible;
 
+    /// Never refuses: a malformed header is kept as such, and the service answers 412 when a write meets it.
     async fn from_request_parts(
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        let get = |name| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .and_then(EtagCondition::parse)
+        // Several header lines of one field are one comma-separated list (RFC 9110 section 5.3).
+        let joined = |name| {
+            let mut lines = parts.headers.get_all(name).iter().peekable();
+            lines.peek()?;
+            Some(
+                lines
+                    .map(axum::http::HeaderValue::as_bytes)
+                    .collect::<Vec<_>>()
+                    .join(&b", "[..]),
+            )
         };
-        Ok(Preconditions {
-            if_match: get(header::IF_MATCH),
-            if_none_match: get(header::IF_NONE_MATCH),
-        })
+        let if_match = joined(header::IF_MATCH);
+        let if_none_match = joined(header::IF_NONE_MATCH);
+        Ok(Preconditions::from_headers(
+            if_match.as_deref(),
+            if_none_match.as_deref(),
+        ))
     }
 }
 

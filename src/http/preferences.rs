@@ -5,13 +5,13 @@ use axum::{Json, extract::State, http::StatusCode, response::Response};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    auth::Caller,
     domain::{
         patch::MergePatch,
         precondition::Preconditions,
         preferences::{PreferenceSettings, Preferences, PreferencesInput},
     },
     http::{
+        caller::UserCaller,
         error::{ApiError, ProblemDetails},
         extract::ValidatedJson,
         respond::{versioned, with_etag},
@@ -32,11 +32,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
         (status = 200, description = "Your preferences", body = Preferences,
             headers(("ETag" = String, description = "Current version, quoted; `\"0\"` for the defaults"))),
         (status = 304, description = "Your copy is current"),
+        (status = 403, description = "`forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`: create your profile first", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn get_preferences(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
@@ -48,19 +49,19 @@ async fn get_preferences(
 #[utoipa::path(
     put, path = "/api/v1/profiles/me/preferences", tag = "preferences",
     params(
-        ("If-Match" = Option<String>, Header, description = "Replace only if the preferences are at this ETag (`\"0\"`: still the defaults)"),
-        ("If-None-Match" = Option<String>, Header, description = "`*`: only if you have never set preferences"),
+        ("If-Match" = Option<String>, Header, description = "Replace only if the preferences are at this ETag (`\"0\"`: still the defaults): `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing"),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: only if you have never set preferences (412 also when the value is not `*` or a list of entity tags)"),
     ),
     request_body(content = PreferencesInput, content_type = "application/json"),
     responses(
         (status = 200, description = "Stored (or unchanged)", body = Preferences, headers(("ETag" = String))),
-        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed, or `If-None-Match` holds (`*`: preferences were set); `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn put_preferences(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
     ValidatedJson(settings): ValidatedJson<PreferenceSettings>,
@@ -72,18 +73,18 @@ async fn put_preferences(
 /// Change some preferences (JSON Merge Patch; `null` resets a field to its default).
 #[utoipa::path(
     patch, path = "/api/v1/profiles/me/preferences", tag = "preferences",
-    params(("If-Match" = Option<String>, Header, description = "Apply only if the preferences are at this ETag")),
+    params(("If-Match" = Option<String>, Header, description = "Apply only if the preferences are at this ETag (`\"0\"`: still the defaults): `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing")),
     request_body(content = PreferencesInput, content_type = "application/merge-patch+json",
         description = "Any subset of the fields, nested objects merged"),
     responses(
         (status = 200, description = "Stored (or unchanged)", body = Preferences, headers(("ETag" = String))),
-        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn patch_preferences(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
     patch: MergePatch,

@@ -9,9 +9,11 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    auth::Caller,
     domain::privacy::ProfileExport,
-    http::error::{ApiError, ProblemDetails},
+    http::{
+        caller::UserCaller,
+        error::{ApiError, ProblemDetails},
+    },
     service,
     state::AppState,
 };
@@ -29,11 +31,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
                 ("Content-Disposition" = String, description = "`attachment; filename=\"profile-export.json\"`"),
                 ("Cache-Control" = String, description = "`no-store`"),
             )),
+        (status = 403, description = "`forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn export_profile(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
     let export = service::privacy::export(&state, &caller).await?;

@@ -9,13 +9,13 @@ use axum::{
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
-    auth::Caller,
     domain::{
         patch::MergePatch,
         precondition::Preconditions,
         profile::{Profile, ProfileInput},
     },
     http::{
+        caller::UserCaller,
         error::{ApiError, ProblemDetails},
         extract::ValidatedJson,
         respond::{respond_entry, with_etag},
@@ -43,11 +43,12 @@ const PATH: &str = "/api/v1/profiles/me";
         (status = 200, description = "Your profile", body = Profile,
             headers(("ETag" = String, description = "Current version, quoted"))),
         (status = 304, description = "Your copy is current"),
+        (status = 403, description = "`forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`: you have no profile yet", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn get_profile(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
@@ -55,25 +56,26 @@ async fn get_profile(
     Ok(respond_entry(&pre, entry))
 }
 
-/// Create your profile (201) or replace it (200).
+/// Create your profile (201) or replace it (200). After erasing a suspended profile, 403 `profile_suspended`
+/// until an admin lifts the kept suspension.
 #[utoipa::path(
     put, path = "/api/v1/profiles/me", tag = "profiles",
     params(
-        ("If-Match" = Option<String>, Header, description = "Replace only if the profile is at this ETag"),
-        ("If-None-Match" = Option<String>, Header, description = "`*`: create only; 412 when a profile exists"),
+        ("If-Match" = Option<String>, Header, description = "Replace only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing"),
+        ("If-None-Match" = Option<String>, Header, description = "`*`: create only; 412 when a profile exists (also when the value is not `*` or a list of entity tags)"),
     ),
     request_body(content = ProfileInput, content_type = "application/json"),
     responses(
         (status = 200, description = "Replaced", body = Profile, headers(("ETag" = String))),
         (status = 201, description = "Created", body = Profile,
             headers(("ETag" = String), ("Location" = String, description = "/api/v1/profiles/me"))),
-        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended (or was, when you erased it); or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`: another profile uses this email", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed, or `If-None-Match` holds (`*`: a profile exists); `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn put_profile(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
     ValidatedJson(input): ValidatedJson<ProfileInput>,
@@ -94,19 +96,19 @@ async fn put_profile(
 /// Change some fields of your profile (JSON Merge Patch; `null` clears an optional field).
 #[utoipa::path(
     patch, path = "/api/v1/profiles/me", tag = "profiles",
-    params(("If-Match" = Option<String>, Header, description = "Apply only if the profile is at this ETag")),
+    params(("If-Match" = Option<String>, Header, description = "Apply only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing")),
     request_body(content = ProfilePatch, content_type = "application/merge-patch+json",
         description = "Any subset of the writable fields"),
     responses(
         (status = 200, description = "Updated", body = Profile, headers(("ETag" = String))),
-        (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn patch_profile(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
     patch: MergePatch,
@@ -118,15 +120,16 @@ async fn patch_profile(
 /// Erase your profile and everything held about you (addresses, revisions, preferences, consent records).
 #[utoipa::path(
     delete, path = "/api/v1/profiles/me", tag = "profiles",
-    params(("If-Match" = Option<String>, Header, description = "Erase only if the profile is at this ETag")),
+    params(("If-Match" = Option<String>, Header, description = "Erase only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing")),
     responses(
-        (status = 204, description = "Erased"),
+        (status = 204, description = "Erased (a suspended profile's suspension is kept: you cannot create a new profile until an admin lifts it)"),
+        (status = 403, description = "`forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn delete_profile(
-    caller: Caller,
+    UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {

@@ -48,11 +48,18 @@ pub async fn get(state: &AppState, user_id: &str, id: Uuid) -> Result<Address> {
         .ok_or(Error::ADDRESS_NOT_FOUND)
 }
 
-/// Adds an address; the user's first one becomes the default shipping and billing address.
-pub async fn create(state: &AppState, caller: &Caller, input: AddressInput) -> Result<Address> {
+/// Adds an address; the user's first one becomes the default shipping and billing address. The new address
+/// has no version yet, so any `If-Match` fails.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    pre: &Preconditions,
+    input: AddressInput,
+) -> Result<Address> {
     let user_id = &caller.user_id;
     let mut tx = state.db.begin().await?;
     lock_writable_profile(&mut tx, user_id).await?;
+    pre.check_write(None)?;
     // Counted under the profile lock (PostgreSQL) or the exclusive write transaction (SQLite): race-free.
     let count = db::addresses::count_live(&mut tx, user_id).await?;
     if count >= MAX_ADDRESSES_PER_USER {
@@ -139,7 +146,7 @@ async fn lock_for_write(
     let existing = db::addresses::find_live(&mut tx, &caller.user_id, id)
         .await?
         .ok_or(Error::ADDRESS_NOT_FOUND)?;
-    pre.check_write(Some(&existing.revision.to_string()))?;
+    pre.check_write(Some(existing.revision))?;
     Ok((tx, existing))
 }
 

@@ -12,6 +12,7 @@ use crate::{
         patch::MergePatch,
         precondition::Preconditions,
         preferences::Preferences,
+        privacy::KeptSuspension,
         profile::{Profile, ProfileInput, ProfileSummary},
     },
     service::{Error, Page, Result, commit, error::ProfileWriteExt, record},
@@ -99,7 +100,7 @@ pub async fn patch_profile(
     let existing = db::profiles::find_for_update(&mut tx, user_id)
         .await?
         .ok_or(Error::PROFILE_NOT_FOUND)?;
-    pre.check_write(Some(&existing.version.to_string()))?;
+    pre.check_write(Some(existing.version))?;
     let before = ProfileInput::from_profile(&existing);
     let input = patch.apply_to(&before)?;
     let fields = changed_fields(&before, &input);
@@ -124,6 +125,38 @@ pub async fn patch_profile(
     }
     commit(tx, &state.cache, &[cache::profile_key(user_id)]).await?;
     Ok(profile)
+}
+
+/// The suspension kept when `user_id`'s suspended profile was erased.
+pub async fn kept_suspension(state: &AppState, user_id: &str) -> Result<KeptSuspension> {
+    db::suspensions::find(state.db.reader(), user_id)
+        .await?
+        .ok_or(Error::KEPT_SUSPENSION_NOT_FOUND)
+}
+
+/// Lifts the suspension kept for `user_id` (whose profile was erased), so they can create a profile again;
+/// recorded as `profile.reactivated`. The kept suspension has no version: only `If-Match: *` holds.
+pub async fn lift_kept_suspension(
+    state: &AppState,
+    caller: &Caller,
+    user_id: &str,
+    pre: &Preconditions,
+) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    // Deleted first, so two lifts cannot both succeed; a failed precondition rolls the delete back.
+    db::suspensions::lift(&mut tx, user_id)
+        .await?
+        .ok_or(Error::KEPT_SUSPENSION_NOT_FOUND)?;
+    pre.check_write_unversioned(true)?;
+    record(
+        &mut tx,
+        caller,
+        "profile.reactivated",
+        user_id,
+        vec!["status".into()],
+    )
+    .await?;
+    commit(tx, &state.cache, &[]).await
 }
 
 /// One page of the audit trail, oldest first.

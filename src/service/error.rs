@@ -20,7 +20,7 @@ pub enum Error {
     },
     /// `current` is the resource's current version, absent when it does not exist.
     #[error("the resource does not match the request's precondition")]
-    PreconditionFailed { current: Option<String> },
+    PreconditionFailed { current: Option<i64> },
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
     #[error("the database is unavailable; try again shortly")]
@@ -41,6 +41,10 @@ impl Error {
     pub const REVISION_NOT_FOUND: Error = Error::NotFound {
         code: "revision_not_found",
         detail: "this address has no such revision",
+    };
+    pub const KEPT_SUSPENSION_NOT_FOUND: Error = Error::NotFound {
+        code: "kept_suspension_not_found",
+        detail: "no suspension is kept for this user (one is kept only when a suspended profile is erased)",
     };
     pub const ADDRESS_LIMIT_REACHED: Error = Error::Conflict {
         code: "address_limit_reached",

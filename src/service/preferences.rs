@@ -8,7 +8,7 @@ use crate::{
     domain::{
         audit::changed_fields,
         patch::MergePatch,
-        precondition::{EtagCondition, Preconditions},
+        precondition::Preconditions,
         preferences::{PreferenceSettings, Preferences, consent_changes},
     },
     service::{Error, Result, audit_event, commit, lock_writable_profile},
@@ -71,22 +71,7 @@ async fn current_for_write(
 /// The defaults count as version 0: `If-Match: "0"` holds while nothing is stored, and `If-None-Match: *`
 /// holds only then (the first write).
 fn check_preconditions(pre: &Preconditions, stored: Option<&Preferences>) -> Result<()> {
-    let version = stored.map_or(0, |p| p.version).to_string();
-    let if_match_fails = pre
-        .if_match
-        .as_ref()
-        .is_some_and(|c| !c.matches(Some(&version)));
-    let if_none_match_fails = match &pre.if_none_match {
-        None => false,
-        Some(EtagCondition::Any) => stored.is_some(),
-        Some(tags) => tags.matches(Some(&version)),
-    };
-    if if_match_fails || if_none_match_fails {
-        return Err(Error::PreconditionFailed {
-            current: Some(version),
-        });
-    }
-    Ok(())
+    Ok(pre.check_write_over_defaults(stored.map_or(0, |p| p.version))?)
 }
 
 /// Shared end of PUT and PATCH: store what changed, with its consent records and audit event.

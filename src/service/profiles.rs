@@ -45,19 +45,39 @@ pub async fn put(
 ) -> Result<Put> {
     let mut tx = state.db.begin().await?;
     let existing = db::profiles::find_for_update(&mut tx, &caller.user_id).await?;
-    pre.check_write(existing.as_ref().map(|p| p.version.to_string()).as_deref())?;
     let Some(existing) = existing else {
-        let profile = db::profiles::insert(&mut tx, &caller.user_id, &input, clock::now())
+        return create(state, tx, caller, pre, input)
             .await
-            .on_unique_violation()?;
-        let fields = changed_fields(&ProfileInput::default(), &input);
-        record(&mut tx, caller, "profile.created", &caller.user_id, fields).await?;
-        commit(tx, &state.cache, &[cache::profile_key(&caller.user_id)]).await?;
-        return Ok(Put::Created(profile));
+            .map(Put::Created);
     };
+    pre.check_write(Some(existing.version))?;
     replace(state, tx, caller, existing, input)
         .await
         .map(Put::Replaced)
+}
+
+/// Creates the caller's profile, unless a suspension was kept when they erased their previous one.
+async fn create(
+    state: &AppState,
+    mut tx: Tx,
+    caller: &Caller,
+    pre: &Preconditions,
+    input: ProfileInput,
+) -> Result<Profile> {
+    if db::suspensions::find(&mut tx, &caller.user_id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::ProfileSuspended);
+    }
+    pre.check_write(None)?;
+    let profile = db::profiles::insert(&mut tx, &caller.user_id, &input, clock::now())
+        .await
+        .on_unique_violation()?;
+    let fields = changed_fields(&ProfileInput::default(), &input);
+    record(&mut tx, caller, "profile.created", &caller.user_id, fields).await?;
+    commit(tx, &state.cache, &[cache::profile_key(&caller.user_id)]).await?;
+    Ok(profile)
 }
 
 /// Applies a merge patch to the caller's profile.
@@ -71,7 +91,7 @@ pub async fn patch(
     let existing = db::profiles::find_for_update(&mut tx, &caller.user_id)
         .await?
         .ok_or(Error::PROFILE_NOT_FOUND)?;
-    pre.check_write(Some(&existing.version.to_string()))?;
+    pre.check_write(Some(existing.version))?;
     let input = patch.apply_to(&ProfileInput::from_profile(&existing))?;
     replace(state, tx, caller, existing, input).await
 }
@@ -99,7 +119,8 @@ async fn replace(
     Ok(profile)
 }
 
-/// Erases `user_id`'s profile and everything held about them, as `caller` (the user or an admin).
+/// Erases `user_id`'s profile and everything held about them, as `caller` (the user or an admin). The
+/// suspension of a suspended profile is kept (user id and times only), so the user cannot come back active.
 pub async fn erase(
     state: &AppState,
     caller: &Caller,
@@ -110,8 +131,12 @@ pub async fn erase(
     let existing = db::profiles::find_for_update(&mut tx, user_id)
         .await?
         .ok_or(Error::PROFILE_NOT_FOUND)?;
-    pre.check_write(Some(&existing.version.to_string()))?;
+    pre.check_write(Some(existing.version))?;
+    let now = clock::now();
     db::profiles::delete(&mut tx, user_id).await?;
+    if existing.status == "suspended" {
+        db::suspensions::keep(&mut tx, user_id, now).await?;
+    }
     record(&mut tx, caller, "profile.deleted", user_id, vec![]).await?;
     commit(tx, &state.cache, &cache::user_keys(user_id)).await
 }

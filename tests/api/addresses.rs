@@ -479,7 +479,7 @@ async fn writes_with_a_stale_if_match_return_412_with_the_current_revision() {
 
     for response in [put, patch, delete] {
         let problem = response.assert_problem(412, "precondition_failed");
-        assert_eq!(problem["current_version"], "2");
+        assert_eq!(problem["current_version"], 2);
         assert_eq!(response.header("etag").as_deref(), Some("\"2\""));
     }
     let current = app.get(&path, &token).await.json();
@@ -857,4 +857,87 @@ async fn erasing_the_profile_removes_its_addresses_and_revisions() {
         assert_eq!(app.count(sql, "u1").await, 0, "{sql}");
         assert_eq!(app.count(sql, "u2").await, 1, "{sql}");
     }
+}
+
+#[tokio::test]
+async fn writes_with_a_malformed_or_weak_if_match_return_412_and_write_no_revision() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+    let address = add(&app, &token, &home()).await;
+    let path = at(&address["id"]);
+
+    for value in ["1", "garbage", "", "W/\"1\"", "\"1\", W/\"1\"", "\"1\" x"] {
+        let headers = [("if-match", value)];
+        let put = request_with(&app, Method::PUT, &path, &token, Some(&office()), &headers).await;
+        let patch = request_with(
+            &app,
+            Method::PATCH,
+            &path,
+            &token,
+            Some(&json!({"label": "late"})),
+            &headers,
+        )
+        .await;
+        let delete = request_with(&app, Method::DELETE, &path, &token, None, &headers).await;
+
+        for response in [put, patch, delete] {
+            let problem = response.assert_problem(412, "precondition_failed");
+            assert_eq!(problem["current_version"], 1, "If-Match: {value:?}");
+            assert_eq!(response.header("etag").as_deref(), Some("\"1\""));
+        }
+    }
+    let current = app.get(&path, &token).await.json();
+    assert_eq!(
+        (current["label"].clone(), current["revision"].clone()),
+        (json!("Home"), json!(1))
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM address_revisions WHERE user_id = $1",
+            "u1"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn creating_an_address_with_an_if_match_returns_412_and_creates_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+
+    for headers in [
+        [("if-match", "\"1\"")],
+        [("if-match", "*")],
+        [("if-match", "garbage")],
+        [("if-none-match", "garbage")],
+    ] {
+        let response = request_with(
+            &app,
+            Method::POST,
+            ADDRESSES,
+            &token,
+            Some(&home()),
+            &headers,
+        )
+        .await;
+        let problem = response.assert_problem(412, "precondition_failed");
+        assert!(problem.get("current_version").is_none(), "{problem}");
+    }
+    let created = request_with(
+        &app,
+        Method::POST,
+        ADDRESSES,
+        &token,
+        Some(&home()),
+        &[("if-none-match", "*")],
+    )
+    .await;
+
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM addresses WHERE user_id = $1", "u1")
+            .await,
+        1
+    );
 }

@@ -645,3 +645,150 @@ async fn audit_events_never_contain_the_values_that_changed() {
         assert!(!text.contains(value), "{value} leaked into {text}");
     }
 }
+
+#[tokio::test]
+async fn admin_writes_with_a_malformed_if_match_return_412_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    app.create_profile("u1", "a@example.com").await;
+    let token = admin(&app);
+    let path = format!("{PROFILES}/u1");
+
+    for value in ["1", "garbage", "", "W/\"1\""] {
+        let patch = app
+            .request(
+                Method::PATCH,
+                &path,
+                Some(&token),
+                Some(&json!({"status": "suspended"})),
+                &[
+                    ("content-type", "application/merge-patch+json"),
+                    ("if-match", value),
+                ],
+            )
+            .await;
+        let delete = app
+            .request(
+                Method::DELETE,
+                &path,
+                Some(&token),
+                None,
+                &[("if-match", value)],
+            )
+            .await;
+
+        for response in [patch, delete] {
+            let problem = response.assert_problem(412, "precondition_failed");
+            assert_eq!(problem["current_version"], 1, "If-Match: {value:?}");
+        }
+    }
+    let view = app.get(&path, &token).await.json();
+    assert_eq!(view["profile"]["status"], "active");
+    assert_eq!(view["profile"]["version"], 1);
+}
+
+const KEPT: &str = "/api/v1/admin/kept-suspensions";
+
+/// Creates `sub`'s profile, has an admin suspend it, and has the user erase it; returns the user's token.
+async fn suspend_and_erase(app: &TestApp, sub: &str) -> String {
+    let user = app.create_profile(sub, &format!("{sub}@example.com")).await;
+    app.patch_json(
+        &format!("{PROFILES}/{sub}"),
+        &admin(app),
+        &json!({"status": "suspended"}),
+    )
+    .await;
+    let erased = app.delete("/api/v1/profiles/me", &user).await;
+    assert_eq!(erased.status, StatusCode::NO_CONTENT);
+    user
+}
+
+#[tokio::test]
+async fn an_admin_lifts_a_kept_suspension_and_the_user_can_come_back_active() {
+    let app = TestApp::spawn().await;
+    let user = suspend_and_erase(&app, "u1").await;
+    let token = admin(&app);
+    let path = format!("{KEPT}/u1");
+
+    let kept = app.get(&path, &token).await;
+    let mut refused = Vec::new();
+    for value in ["\"1\"", "garbage", "W/\"1\""] {
+        let response = app
+            .request(
+                Method::DELETE,
+                &path,
+                Some(&token),
+                None,
+                &[("if-match", value)],
+            )
+            .await;
+        refused.push(response);
+    }
+    let lifted = app
+        .request(
+            Method::DELETE,
+            &path,
+            Some(&token),
+            None,
+            &[("if-match", "*")],
+        )
+        .await;
+    let gone = app.get(&path, &token).await;
+    let again = app.delete(&path, &token).await;
+    let created = app
+        .put_json(
+            "/api/v1/profiles/me",
+            &user,
+            &json!({"email": "u1@example.com", "display_name": "back"}),
+        )
+        .await;
+
+    assert_eq!(kept.status, StatusCode::OK);
+    let kept = kept.json();
+    assert_eq!(kept["user_id"], "u1");
+    let instant = |field: &str| {
+        use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+        OffsetDateTime::parse(kept[field].as_str().unwrap(), &Rfc3339).unwrap()
+    };
+    assert!(instant("suspended_at") <= instant("erased_at"));
+    for response in refused {
+        response.assert_problem(412, "precondition_failed");
+    }
+    assert_eq!(lifted.status, StatusCode::NO_CONTENT);
+    gone.assert_problem(404, "kept_suspension_not_found");
+    again.assert_problem(404, "kept_suspension_not_found");
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.json()["status"], "active");
+    let events = all_events(&app, "user_id=u1&action=profile.reactivated").await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["actor_id"], "ops");
+    assert_eq!(events[0]["changed_fields"], json!(["status"]));
+}
+
+#[tokio::test]
+async fn kept_suspensions_are_for_admins_only_and_none_is_kept_for_an_active_user() {
+    let app = TestApp::spawn().await;
+    suspend_and_erase(&app, "u1").await;
+    let active = app.create_profile("u2", "u2@example.com").await;
+    app.delete("/api/v1/profiles/me", &active).await;
+
+    for token in [
+        app.token("u1"),
+        app.token_with("order-service", &["service"], None),
+        app.token_with("cart", &[], Some("preferences:read addresses:read")),
+    ] {
+        app.get(&format!("{KEPT}/u1"), &token)
+            .await
+            .assert_problem(403, "forbidden");
+        app.delete(&format!("{KEPT}/u1"), &token)
+            .await
+            .assert_problem(403, "forbidden");
+    }
+
+    assert_eq!(
+        app.get(&format!("{KEPT}/u1"), &admin(&app)).await.status,
+        StatusCode::OK
+    );
+    app.get(&format!("{KEPT}/u2"), &admin(&app))
+        .await
+        .assert_problem(404, "kept_suspension_not_found");
+}

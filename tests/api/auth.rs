@@ -170,3 +170,90 @@ async fn users_only_ever_see_their_own_profile() {
         .await
         .assert_problem(404, "profile_not_found");
 }
+
+/// Every operation the OpenAPI document lists under `/api/v1/profiles/me`, with its path made concrete.
+async fn profiles_me_operations(app: &TestApp) -> Vec<(Method, String)> {
+    let spec = app
+        .request(Method::GET, "/api-docs/openapi.json", None, None, &[])
+        .await
+        .json();
+    let mut operations = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !path.starts_with(ME) {
+            continue;
+        }
+        let concrete = path.replace("{address_id}", "0193b7c2-6f1e-7d2a-9b1c-3f4e5a6b7c8d");
+        for method in item.as_object().unwrap().keys() {
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            operations.push((method, concrete.clone()));
+        }
+    }
+    operations
+}
+
+#[tokio::test]
+async fn every_profiles_me_operation_returns_403_forbidden_to_tokens_that_are_not_users() {
+    let app = TestApp::spawn().await;
+    let user = app.create_profile("u1", "a@example.com").await;
+    // The same `sub` as the user: only the roles and scopes differ.
+    let outsiders = [
+        app.token_with("u1", &["service"], None),
+        app.token_with("u1", &["admin"], None),
+        app.token_with("u1", &["service", "admin"], None),
+        app.token_with("u1", &[], Some("preferences:read addresses:read")),
+    ];
+    let operations = profiles_me_operations(&app).await;
+    let body = serde_json::json!({"email": "b@example.com", "display_name": "B"});
+
+    for token in &outsiders {
+        for (method, path) in &operations {
+            let response = app
+                .request(method.clone(), path, Some(token), Some(&body), &[])
+                .await;
+            let problem = response.assert_problem(403, "forbidden");
+            assert!(
+                problem["detail"].as_str().unwrap().contains("for users"),
+                "{method} {path}: {problem}"
+            );
+        }
+    }
+
+    assert!(operations.len() >= 14, "{operations:?}");
+    let profile = app.get(ME, &user).await.json();
+    assert_eq!(
+        (profile["email"].clone(), profile["version"].clone()),
+        (serde_json::json!("a@example.com"), serde_json::json!(1))
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_events WHERE target_user_id = $1",
+            "u1"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn tokens_with_role_user_or_with_no_known_role_and_no_scope_act_as_users() {
+    let app = TestApp::spawn().await;
+
+    for (n, token) in [
+        app.token_with("shopper-1", &[], None),
+        app.token_with("shopper-2", &["customer"], None),
+        app.token_with("shopper-3", &["user"], Some("profile:read")),
+        app.token_with("shopper-4", &["user", "admin"], None),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let body = serde_json::json!({"email": format!("s{n}@example.com"), "display_name": "S"});
+        let response = app.put_json(ME, token, &body).await;
+        assert_eq!(
+            response.status.as_u16(),
+            201,
+            "token {n}: {}",
+            response.json()
+        );
+    }
+}

@@ -46,6 +46,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/profiles/{user_id}"),
     ("patch", "/api/v1/admin/profiles/{user_id}"),
     ("delete", "/api/v1/admin/profiles/{user_id}"),
+    ("get", "/api/v1/admin/kept-suspensions/{user_id}"),
+    ("delete", "/api/v1/admin/kept-suspensions/{user_id}"),
     ("get", "/api/v1/admin/audit-events"),
 ];
 

@@ -371,7 +371,7 @@ async fn if_match_0_applies_to_the_defaults_and_if_none_match_star_only_to_the_f
 
     assert_eq!(first.status, StatusCode::OK);
     let problem = second.assert_problem(412, "precondition_failed");
-    assert_eq!(problem["current_version"], "1");
+    assert_eq!(problem["current_version"], 1);
     assert_eq!(second.header("etag").as_deref(), Some("\"1\""));
     stale.assert_problem(412, "precondition_failed");
     assert_eq!(current.status, StatusCode::OK);
@@ -547,4 +547,38 @@ async fn service_reads_return_defaults_for_a_profile_without_preferences_and_404
 
     assert_eq!(defaults_response.json(), defaults());
     missing.assert_problem(404, "profile_not_found");
+}
+
+#[tokio::test]
+async fn writes_with_a_malformed_or_weak_if_match_return_412_with_version_0_and_store_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+    let body = json!({"notifications": {"email": {"marketing": true}}});
+
+    for value in ["0", "garbage", "", "W/\"0\"", "\"0\", W/\"1\""] {
+        let put = put_with(&app, &token, &[("if-match", value)], body.clone()).await;
+        let patch = app
+            .request(
+                Method::PATCH,
+                PREFS,
+                Some(&token),
+                Some(&body),
+                &[
+                    ("if-match", value),
+                    ("content-type", "application/merge-patch+json"),
+                ],
+            )
+            .await;
+
+        for response in [put, patch] {
+            let problem = response.assert_problem(412, "precondition_failed");
+            assert_eq!(problem["current_version"], 0, "If-Match: {value:?}");
+            assert_eq!(response.header("etag").as_deref(), Some("\"0\""));
+        }
+    }
+    let malformed_none_match = put_with(&app, &token, &[("if-none-match", "garbage")], body).await;
+
+    malformed_none_match.assert_problem(412, "precondition_failed");
+    assert_eq!(app.get(PREFS, &token).await.json()["version"], 0);
+    assert!(consents(&app, "u1").await.is_empty());
 }

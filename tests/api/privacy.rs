@@ -391,3 +391,99 @@ async fn after_erasure_the_email_is_free_and_a_new_profile_starts_from_default_p
         json!([])
     );
 }
+
+async fn suspend(app: &TestApp, user_id: &str) {
+    let admin = app.token_with("ops", &["admin"], None);
+    let response = app
+        .patch_json(
+            &format!("/api/v1/admin/profiles/{user_id}"),
+            &admin,
+            &json!({"status": "suspended"}),
+        )
+        .await;
+    assert_eq!(response.json()["status"], "suspended");
+}
+
+#[tokio::test]
+async fn a_suspended_user_who_erases_their_profile_cannot_create_it_again() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+    suspend(&app, "u1").await;
+
+    let erased = app.delete(ME, &token).await;
+    let again = app
+        .put_json(
+            ME,
+            &token,
+            &json!({"email": "a@example.com", "display_name": "A"}),
+        )
+        .await;
+    let create_only = app
+        .request(
+            axum::http::Method::PUT,
+            ME,
+            Some(&token),
+            Some(&json!({"email": "b@example.com", "display_name": "B"})),
+            &[("if-none-match", "*")],
+        )
+        .await;
+
+    assert_eq!(erased.status, StatusCode::NO_CONTENT);
+    again.assert_problem(403, "profile_suspended");
+    create_only.assert_problem(403, "profile_suspended");
+    app.get(ME, &token)
+        .await
+        .assert_problem(404, "profile_not_found");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_events WHERE target_user_id = $1 AND action = 'profile.created'", "u1")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_suspended_profile_erased_by_an_admin_keeps_its_suspension_too() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+    suspend(&app, "u1").await;
+    let admin = app.token_with("ops", &["admin"], None);
+
+    let erased = app.delete("/api/v1/admin/profiles/u1", &admin).await;
+    let again = app
+        .put_json(
+            ME,
+            &token,
+            &json!({"email": "a@example.com", "display_name": "A"}),
+        )
+        .await;
+
+    assert_eq!(erased.status, StatusCode::NO_CONTENT);
+    again.assert_problem(403, "profile_suspended");
+}
+
+#[tokio::test]
+async fn erasure_of_a_suspended_user_keeps_only_their_id_and_two_times() {
+    let app = TestApp::spawn().await;
+    let token = create_subject_with_everything(&app).await;
+    suspend(&app, SUBJECT.user_id).await;
+
+    let response = app.delete(ME, &token).await;
+
+    assert_eq!(response.status, StatusCode::NO_CONTENT);
+    let personal = traces_of(&app, &SUBJECT.personal_values(), &[]).await;
+    assert!(
+        personal.is_empty(),
+        "personal data left after erasure: {personal:?}"
+    );
+    let references = traces_of(&app, &[SUBJECT.user_id], &["audit_events"]).await;
+    assert_eq!(
+        references,
+        [format!(
+            "kept_suspensions.user_id contains {}",
+            SUBJECT.user_id
+        )]
+    );
+    let mut kept_columns = columns(&app, "kept_suspensions").await;
+    kept_columns.sort();
+    assert_eq!(kept_columns, ["erased_at", "suspended_at", "user_id"]);
+}

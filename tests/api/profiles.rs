@@ -230,7 +230,7 @@ async fn put_profile_with_if_none_match_star_creates_once_then_returns_412() {
         .await;
 
     let problem = second.assert_problem(412, "precondition_failed");
-    assert_eq!(problem["current_version"], "1");
+    assert_eq!(problem["current_version"], 1);
     assert_eq!(second.header("etag").as_deref(), Some("\"1\""));
 }
 
@@ -341,7 +341,7 @@ async fn patch_profile_with_stale_if_match_returns_412_with_the_current_version(
         .await;
 
     let problem = response.assert_problem(412, "precondition_failed");
-    assert_eq!(problem["current_version"], "2");
+    assert_eq!(problem["current_version"], 2);
     assert_eq!(response.header("etag").as_deref(), Some("\"2\""));
     assert_eq!(app.get(ME, &token).await.json()["display_name"], "v2");
 }
@@ -471,4 +471,177 @@ async fn a_failed_write_leaves_no_audit_event() {
         .await,
         1
     );
+}
+
+/// `If-Match` values that are not `*` or a list of strong entity tags, or that only look like the version.
+const MALFORMED_IF_MATCH: [&str; 9] = [
+    "1",
+    "9",
+    "garbage",
+    "",
+    "W/\"1\"",
+    "\"1\", W/\"2\"",
+    "\"1\", garbage",
+    "\"1",
+    "*, \"1\"",
+];
+
+#[tokio::test]
+async fn writes_with_a_malformed_or_weak_if_match_return_412_and_write_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+
+    for value in MALFORMED_IF_MATCH {
+        let headers = [("if-match", value)];
+        let put = app
+            .request(
+                Method::PUT,
+                ME,
+                Some(&token),
+                Some(&full_profile()),
+                &headers,
+            )
+            .await;
+        let patch = app
+            .request(
+                Method::PATCH,
+                ME,
+                Some(&token),
+                Some(&json!({"display_name": "changed"})),
+                &[
+                    ("if-match", value),
+                    ("content-type", "application/merge-patch+json"),
+                ],
+            )
+            .await;
+        let delete = app
+            .request(Method::DELETE, ME, Some(&token), None, &headers)
+            .await;
+
+        for response in [put, patch, delete] {
+            let problem = response.assert_problem(412, "precondition_failed");
+            assert_eq!(problem["current_version"], 1, "If-Match: {value:?}");
+            assert_eq!(response.header("etag").as_deref(), Some("\"1\""));
+        }
+    }
+    let profile = app.get(ME, &token).await.json();
+    assert_eq!(
+        (profile["version"].clone(), profile["display_name"].clone()),
+        (json!(1), json!("u1"))
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_events WHERE target_user_id = $1",
+            "u1"
+        )
+        .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn if_match_holds_for_star_or_a_list_holding_the_exact_strong_tag() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+    let patch = |value: &'static str, name: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.request(
+                Method::PATCH,
+                ME,
+                Some(&token),
+                Some(&json!({"display_name": name})),
+                &[
+                    ("if-match", value),
+                    ("content-type", "application/merge-patch+json"),
+                ],
+            )
+            .await
+        }
+    };
+
+    let listed = patch("\"7\", \"1\"", "second").await;
+    let star = patch("*", "third").await;
+    let padded = patch("\"03\"", "never").await;
+
+    assert_eq!(listed.json()["version"], 2);
+    assert_eq!(star.json()["version"], 3);
+    assert_eq!(
+        padded.assert_problem(412, "precondition_failed")["current_version"],
+        3
+    );
+}
+
+#[tokio::test]
+async fn put_profile_with_a_malformed_if_match_and_no_profile_returns_412_without_current_version()
+{
+    let app = TestApp::spawn().await;
+    let token = app.token("u1");
+
+    for value in ["garbage", "*", "\"1\""] {
+        let response = app
+            .request(
+                Method::PUT,
+                ME,
+                Some(&token),
+                Some(&full_profile()),
+                &[("if-match", value)],
+            )
+            .await;
+        let problem = response.assert_problem(412, "precondition_failed");
+        assert!(problem.get("current_version").is_none(), "{problem}");
+        assert_eq!(response.header("etag"), None);
+    }
+    app.get(ME, &token)
+        .await
+        .assert_problem(404, "profile_not_found");
+}
+
+#[tokio::test]
+async fn put_profile_with_a_malformed_if_none_match_returns_412_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.token("u1");
+
+    for value in ["garbage", "", "1", "**"] {
+        let response = app
+            .request(
+                Method::PUT,
+                ME,
+                Some(&token),
+                Some(&full_profile()),
+                &[("if-none-match", value)],
+            )
+            .await;
+        response.assert_problem(412, "precondition_failed");
+    }
+    app.get(ME, &token)
+        .await
+        .assert_problem(404, "profile_not_found");
+}
+
+#[tokio::test]
+async fn get_profile_compares_if_none_match_weakly_and_ignores_a_malformed_one() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+    let get = |value: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.request(
+                Method::GET,
+                ME,
+                Some(&token),
+                None,
+                &[("if-none-match", value)],
+            )
+            .await
+            .status
+        }
+    };
+
+    assert_eq!(get("W/\"1\"").await, StatusCode::NOT_MODIFIED);
+    assert_eq!(get("\"0\", \"1\"").await, StatusCode::NOT_MODIFIED);
+    assert_eq!(get("garbage").await, StatusCode::OK);
+    assert_eq!(get("1").await, StatusCode::OK);
 }
