@@ -8,6 +8,8 @@ mod auth_remote;
 mod cache;
 mod conventions;
 mod health;
+mod hostile_input;
+mod input_properties;
 mod openapi;
 mod operations;
 mod preferences;
