@@ -1,5 +1,7 @@
 //! The caller of a request: its verified id, roles and scopes, why a token is refused, and who may do what.
 
+use crate::domain::text;
+
 /// The roles the service knows; others in a token are ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -45,13 +47,14 @@ pub struct Caller {
 
 impl Caller {
     /// Builds a caller from a user id, role names (unknown ones ignored) and scopes; a user id outside 1-128
-    /// characters makes the token invalid.
+    /// characters, or holding a control or invisible character (`domain::text`), makes the token invalid: the
+    /// id is stored and shown as it is.
     pub fn from_parts(
         user_id: String,
         roles: &[String],
         scopes: Vec<String>,
     ) -> Result<Self, AuthError> {
-        if user_id.is_empty() || user_id.chars().count() > 128 {
+        if user_id.is_empty() || user_id.chars().count() > 128 || text::check(&user_id).is_err() {
             return Err(AuthError::Invalid);
         }
         Ok(Caller {
@@ -150,5 +153,17 @@ mod tests {
         ] {
             assert!(other.require_user().is_err(), "{other:?}");
         }
+    }
+
+    #[test]
+    fn a_sub_with_a_control_or_invisible_character_is_an_invalid_token() {
+        for sub in ["u\0", "u\n1", "\u{85}u", "u\u{202e}1", "u\u{200b}"] {
+            assert_eq!(
+                Caller::from_parts(sub.into(), &[], vec![]),
+                Err(AuthError::Invalid),
+                "{sub:?}"
+            );
+        }
+        assert!(Caller::from_parts("user-42 é".into(), &[], vec![]).is_ok());
     }
 }

@@ -10,6 +10,7 @@ use validator::{Validate, ValidationError};
 use crate::domain::{
     country, postal,
     rules::{e164, invalid},
+    text,
 };
 
 /// Live addresses a user may have at once.
@@ -80,6 +81,11 @@ pub struct Address {
 
 /// The fields a user writes with POST and PUT (all of them) or PATCH (a merge patch over them).
 ///
+/// No text field may hold a control character (U+0000-U+001F, U+007F-U+009F, U+2028, U+2029: a newline would
+/// forge a line on the label), a bidirectional control or a zero-width character. The text printed on the
+/// parcel (every field but `country` and `phone`) is stored without the white space around it and must not be
+/// blank.
+///
 /// `is_default_shipping`/`is_default_billing` are requests, not stored state: `true` makes this address the
 /// default (the previous one loses the flag); `false` or absent asks for nothing. A user with addresses always
 /// has one default of each kind, so `false` on the address that is, or is about to become, the default is a 422.
@@ -98,50 +104,58 @@ pub struct Address {
 }))]
 pub struct AddressInput {
     /// The user's own name for it, 1-50 characters.
-    #[validate(length(max = 50), custom(function = "single_line"))]
+    #[serde(default, deserialize_with = "text::trimmed")]
+    #[validate(length(max = 50), custom(function = "text::name"))]
     #[schema(min_length = 1, max_length = 50, example = "Home")]
     pub label: Option<String>,
     /// Required, 1-100 characters.
+    #[serde(default, deserialize_with = "text::trimmed")]
     #[validate(
         required(message = "recipient_name is required"),
         length(max = 100),
-        custom(function = "single_line")
+        custom(function = "text::name")
     )]
-    #[schema(value_type = String, min_length = 1, max_length = 100, example = "Ada Lovelace")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, example = "Ada Lovelace")]
     pub recipient_name: Option<String>,
-    #[validate(length(max = 100), custom(function = "single_line"))]
+    #[serde(default, deserialize_with = "text::trimmed")]
+    #[validate(length(max = 100), custom(function = "text::name"))]
     #[schema(min_length = 1, max_length = 100, example = "Analytical Engines Ltd")]
     pub company: Option<String>,
     /// Required, 1-200 characters.
+    #[serde(default, deserialize_with = "text::trimmed")]
     #[validate(
         required(message = "line1 is required"),
         length(max = 200),
-        custom(function = "single_line")
+        custom(function = "text::name")
     )]
-    #[schema(value_type = String, min_length = 1, max_length = 200, example = "12 St James's Square")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 200, example = "12 St James's Square")]
     pub line1: Option<String>,
-    #[validate(length(max = 200), custom(function = "single_line"))]
+    #[serde(default, deserialize_with = "text::trimmed")]
+    #[validate(length(max = 200), custom(function = "text::name"))]
     #[schema(min_length = 1, max_length = 200, example = "Flat 3")]
     pub line2: Option<String>,
     /// Required, 1-100 characters.
+    #[serde(default, deserialize_with = "text::trimmed")]
     #[validate(
         required(message = "city is required"),
         length(max = 100),
-        custom(function = "single_line")
+        custom(function = "text::name")
     )]
-    #[schema(value_type = String, min_length = 1, max_length = 100, example = "London")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, example = "London")]
     pub city: Option<String>,
     /// State, province or county, 1-100 characters.
-    #[validate(length(max = 100), custom(function = "single_line"))]
+    #[serde(default, deserialize_with = "text::trimmed")]
+    #[validate(length(max = 100), custom(function = "text::name"))]
     #[schema(min_length = 1, max_length = 100, example = "Greater London")]
     pub region: Option<String>,
     /// Required, 1-20 characters, in the country's format where one is known.
+    #[serde(default, deserialize_with = "text::trimmed")]
     #[validate(
         required(message = "postal_code is required"),
         length(max = 20),
-        custom(function = "single_line")
+        custom(function = "text::name")
     )]
-    #[schema(value_type = String, min_length = 1, max_length = 20, example = "SW1Y 4JH")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 20, example = "SW1Y 4JH")]
     pub postal_code: Option<String>,
     /// Required ISO 3166-1 alpha-2 code, upper case.
     #[validate(
@@ -259,21 +273,8 @@ pub fn resolve_defaults(
     }
 }
 
-/// Text printed on a parcel: not blank, no control characters (a newline would forge another line).
-fn single_line(value: &str) -> Result<(), ValidationError> {
-    if value.trim().is_empty() {
-        return Err(invalid("blank", "this field must not be blank"));
-    }
-    if value.chars().any(char::is_control) {
-        return Err(invalid(
-            "invalid_format",
-            "this field must be one line without control characters",
-        ));
-    }
-    Ok(())
-}
-
 fn country_code(value: &str) -> Result<(), ValidationError> {
+    text::plain(value)?;
     if !country::is_country_code(value) {
         return Err(invalid(
             "invalid_value",
@@ -312,7 +313,10 @@ pub struct DefaultAddresses {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+    use crate::domain::{text, validation::parse_valid};
 
     fn valid() -> AddressInput {
         AddressInput {
@@ -478,6 +482,105 @@ mod tests {
         let refused = resolve_defaults(&ask(Some(false), Some(true)), both).unwrap_err();
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].0, "is_default_shipping");
+    }
+
+    /// Every field printed on the parcel, with its longest length.
+    const PRINTED: [(&str, usize); 8] = [
+        ("label", 50),
+        ("recipient_name", 100),
+        ("company", 100),
+        ("line1", 200),
+        ("line2", 200),
+        ("city", 100),
+        ("region", 100),
+        ("postal_code", 20),
+    ];
+
+    /// Parses and validates `field: value` over a valid address in a country without a postal format.
+    fn with_field(field: &str, value: &str) -> Result<AddressInput, Vec<String>> {
+        let mut body = serde_json::to_value(AddressInput {
+            country: Some("AE".into()),
+            ..valid()
+        })
+        .unwrap();
+        body[field] = serde_json::Value::String(value.into());
+        parse_valid::<AddressInput>(body).map_err(|errors| {
+            errors
+                .into_iter()
+                .map(|e| format!("{}:{}", e.field, e.code))
+                .collect()
+        })
+    }
+
+    #[test]
+    fn printed_fields_are_trimmed_and_refuse_blank_control_and_invisible_text() {
+        for (field, _) in PRINTED {
+            let stored = with_field(field, "\u{a0} Flat  3 \u{3000}").unwrap();
+            let stored = serde_json::to_value(stored).unwrap();
+            assert_eq!(stored[field], "Flat  3", "{field}");
+            for (value, code) in [
+                (" \u{2003} ", "blank"),
+                ("Flat 3\n", "control_character"),
+                ("\tFlat 3", "control_character"),
+                ("Flat\u{0}3", "control_character"),
+                ("Flat\u{85}3", "control_character"),
+                ("Flat\u{2028}3", "control_character"),
+                ("\u{202e}3 talF", "invisible_character"),
+                ("Flat\u{200b}3", "invisible_character"),
+            ] {
+                assert_eq!(
+                    with_field(field, value).unwrap_err(),
+                    [format!("{field}:{code}")],
+                    "{value:?}"
+                );
+            }
+        }
+        assert_eq!(
+            with_field("country", "G\u{0}").unwrap_err(),
+            ["country:control_character"]
+        );
+        assert_eq!(
+            with_field("phone", "+44\u{0}").unwrap_err(),
+            ["phone:control_character"]
+        );
+    }
+
+    fn any_text() -> impl Strategy<Value = String> {
+        let c = prop_oneof![
+            4 => proptest::char::range('a', 'z'),
+            2 => Just(' '),
+            1 => any::<char>(),
+            1 => proptest::char::range('\u{0}', '\u{9f}'),
+            1 => proptest::char::range('\u{2000}', '\u{206f}'),
+            1 => Just('\u{3000}'),
+        ];
+        proptest::collection::vec(c, 0..24).prop_map(|v| v.into_iter().collect())
+    }
+
+    proptest! {
+        #[test]
+        fn a_printed_field_is_accepted_exactly_when_its_trimmed_text_follows_the_rules(
+            index in 0..PRINTED.len(),
+            value in any_text(),
+        ) {
+            let (field, max) = PRINTED[index];
+            let trimmed = text::trim(&value);
+            let allowed = text::check(&value).is_ok()
+                && !trimmed.is_empty()
+                && trimmed.chars().count() <= max;
+            match with_field(field, &value) {
+                Ok(input) => {
+                    prop_assert!(allowed, "{value:?} accepted");
+                    let stored = serde_json::to_value(input).unwrap();
+                    prop_assert_eq!(stored[field].as_str(), Some(trimmed));
+                }
+                Err(errors) => {
+                    prop_assert!(!allowed, "{value:?} refused: {errors:?}");
+                    let prefix = format!("{field}:");
+                    prop_assert!(errors.iter().all(|e| e.starts_with(&prefix)));
+                }
+            }
+        }
     }
 
     #[test]

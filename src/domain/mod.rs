@@ -13,5 +13,6 @@ pub mod preferences;
 pub mod privacy;
 pub mod profile;
 pub mod rules;
+pub mod text;
 pub mod timezone;
 pub mod validation;

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
-use crate::domain::{currency, locale, rules::invalid};
+use crate::domain::{currency, locale, rules::invalid, text};
 
 /// Most favourite categories a user may keep.
 pub const MAX_FAVORITE_CATEGORIES: usize = 20;
@@ -302,6 +302,7 @@ pub struct ConsentRecord {
 }
 
 fn language_tag(value: &str) -> Result<(), ValidationError> {
+    text::plain(value)?;
     if locale::is_language_tag(value) {
         Ok(())
     } else {
@@ -313,6 +314,7 @@ fn language_tag(value: &str) -> Result<(), ValidationError> {
 }
 
 fn currency_code(value: &str) -> Result<(), ValidationError> {
+    text::plain(value)?;
     if currency::is_currency_code(value) {
         Ok(())
     } else {
@@ -329,6 +331,15 @@ fn favorite_categories(values: &[String]) -> Result<(), ValidationError> {
             "length",
             format!("at most {MAX_FAVORITE_CATEGORIES} favorite categories"),
         ));
+    }
+    // The character rule first, over every item: a control character is always reported as one.
+    for (index, value) in values.iter().enumerate() {
+        if let Err(refusal) = text::check(value) {
+            return Err(invalid(
+                refusal.code(),
+                format!("item {index}: {}", refusal.message()),
+            ));
+        }
     }
     for (index, value) in values.iter().enumerate() {
         if value.trim().is_empty() {

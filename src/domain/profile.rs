@@ -3,12 +3,12 @@
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime, macros::format_description};
 use utoipa::ToSchema;
-use validator::{Validate, ValidationError};
+use validator::{Validate, ValidateEmail, ValidationError};
 
 use crate::domain::{
     locale,
     rules::{e164, invalid},
-    timezone,
+    text, timezone,
 };
 
 time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
@@ -84,29 +84,36 @@ pub struct ProfileSummary {
 }
 
 /// The fields a user writes with PUT (all of them) or PATCH (a merge patch over them).
+///
+/// No text field may hold a control character (U+0000-U+001F, U+007F-U+009F, U+2028, U+2029), a bidirectional
+/// control or a zero-width character; the names are stored without the white space around them and must not
+/// be blank.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileInput {
     /// Contact email (required, at most 254 characters).
     #[validate(
         required(message = "email is required"),
-        email(message = "this is not a valid email address"),
+        custom(function = "email_address"),
         length(max = 254)
     )]
     #[schema(value_type = String, max_length = 254, format = Email, example = "ada@example.com")]
     pub email: Option<String>,
     /// Name shown in the shop (required, 1-100 characters, not blank).
+    #[serde(default, deserialize_with = "text::trimmed")]
     #[validate(
         required(message = "display_name is required"),
-        length(min = 1, max = 100),
-        custom(function = "not_blank")
+        length(max = 100),
+        custom(function = "text::name")
     )]
-    #[schema(value_type = String, min_length = 1, max_length = 100, example = "Ada")]
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100, example = "Ada")]
     pub display_name: Option<String>,
-    #[validate(length(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "text::trimmed")]
+    #[validate(length(max = 100), custom(function = "text::name"))]
     #[schema(min_length = 1, max_length = 100, example = "Ada")]
     pub first_name: Option<String>,
-    #[validate(length(min = 1, max = 100))]
+    #[serde(default, deserialize_with = "text::trimmed")]
+    #[validate(length(max = 100), custom(function = "text::name"))]
     #[schema(min_length = 1, max_length = 100, example = "Lovelace")]
     pub last_name: Option<String>,
     /// E.164 phone number: `+`, country code, subscriber number; at most 15 digits.
@@ -158,23 +165,25 @@ pub fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-/// Lower-cased name used by the admin search's case-insensitive prefix match.
+/// Lower-cased name used by the admin search's case-insensitive prefix match (trimmed like every name).
 pub fn normalize_name(name: &str) -> String {
-    name.trim().to_lowercase()
+    text::trim(name).to_lowercase()
 }
 
 fn parse_date(raw: &str) -> Option<Date> {
     Date::parse(raw, format_description!("[year]-[month]-[day]")).ok()
 }
 
-fn not_blank(value: &str) -> Result<(), ValidationError> {
-    if value.trim().is_empty() {
-        return Err(invalid("blank", "this field must not be blank"));
+fn email_address(value: &str) -> Result<(), ValidationError> {
+    text::plain(value)?;
+    if !value.validate_email() {
+        return Err(invalid("email", "this is not a valid email address"));
     }
     Ok(())
 }
 
 fn past_date(value: &str) -> Result<(), ValidationError> {
+    text::plain(value)?;
     let date = parse_date(value)
         .ok_or_else(|| invalid("invalid_format", "date_of_birth must be YYYY-MM-DD"))?;
     if date >= OffsetDateTime::now_utc().date() {
@@ -190,6 +199,7 @@ fn past_date(value: &str) -> Result<(), ValidationError> {
 }
 
 fn language_tag(value: &str) -> Result<(), ValidationError> {
+    text::plain(value)?;
     if !locale::is_language_tag(value) {
         return Err(invalid(
             "invalid_format",
@@ -200,6 +210,7 @@ fn language_tag(value: &str) -> Result<(), ValidationError> {
 }
 
 fn iana_timezone(value: &str) -> Result<(), ValidationError> {
+    text::plain(value)?;
     if !timezone::is_iana_timezone(value) {
         return Err(invalid(
             "invalid_value",
@@ -210,6 +221,8 @@ fn iana_timezone(value: &str) -> Result<(), ValidationError> {
 }
 
 fn https_url(value: &str) -> Result<(), ValidationError> {
+    // Before parsing: the URL parser silently drops tabs and newlines, which would then be stored.
+    text::plain(value)?;
     match reqwest::Url::parse(value) {
         Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Ok(()),
         _ => Err(invalid("invalid_format", "avatar_url must be an https URL")),

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use validator::ValidationError;
 
-use crate::domain::phone;
+use crate::domain::{phone, text};
 
 /// A validation failure with a stable `code` and a human-readable message.
 pub(crate) fn invalid(
@@ -16,6 +16,7 @@ pub(crate) fn invalid(
 
 /// A phone number in E.164 form.
 pub(crate) fn e164(value: &str) -> Result<(), ValidationError> {
+    text::plain(value)?;
     if !phone::is_e164(value) {
         return Err(invalid(
             "invalid_format",

@@ -1,7 +1,12 @@
 //! What is wrong with an input, field by field: `FieldError`, and the `validator` and serde failures turned
 //! into it. Every layer reports bad input this way; the transport renders the list as one 422.
+//!
+//! A body is judged whole: `parse_collecting` does not stop at the first unknown field or wrong type, and
+//! `parse_valid` adds the rule violations of what did parse, so one answer names every problem.
 
 use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
+use serde_path_to_error::Segment;
 use utoipa::ToSchema;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
@@ -38,6 +43,122 @@ pub fn validate(value: &impl Validate) -> Result<(), Vec<FieldError>> {
         out.sort_by(|a, b| a.field.cmp(&b.field));
         out
     })
+}
+
+/// Most field errors one answer lists (a 64 KiB body can hold thousands of unknown keys).
+pub const MAX_FIELD_ERRORS: usize = 100;
+
+/// What parsing a JSON document as `T` found.
+#[derive(Debug)]
+pub struct Parsed<T> {
+    /// The value, when the document parsed once its offending fields were taken out.
+    pub value: Option<T>,
+    /// Every unknown field and wrongly typed value, in the order found.
+    pub errors: Vec<FieldError>,
+    /// The document without the fields named in `errors`.
+    pub document: Value,
+}
+
+/// Deserializes `document` as `T` without stopping at the first problem: each unknown field or wrongly typed
+/// value is recorded and taken out of the document (a bad list item takes its whole list), and the rest is
+/// parsed again. Stops at a problem that taking fields out cannot cure (a missing field, a root of the wrong
+/// type) and after `MAX_FIELD_ERRORS`.
+pub fn parse_collecting<T: DeserializeOwned>(mut document: Value) -> Parsed<T> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    loop {
+        let err = match serde_path_to_error::deserialize::<_, T>(&document) {
+            Ok(value) => {
+                return Parsed {
+                    value: Some(value),
+                    errors,
+                    document,
+                };
+            }
+            Err(err) => err,
+        };
+        let error = data_error(&err.path().to_string(), &err.inner().to_string());
+        // Each pass removes one key, so the loop ends.
+        let removed = error.code != "required" && remove_at(&mut document, err.path());
+        if !errors.iter().any(|e| e.field == error.field) {
+            errors.push(error);
+        }
+        if !removed || errors.len() >= MAX_FIELD_ERRORS {
+            return Parsed {
+                value: None,
+                errors,
+                document,
+            };
+        }
+    }
+}
+
+/// Parses `document` as `T` and validates it: unknown fields, wrong types and rule violations in one list,
+/// sorted by field. A value that did not parse is not reported again by the rules (as `required`, say).
+pub fn parse_valid<T: DeserializeOwned + Validate>(document: Value) -> Result<T, Vec<FieldError>> {
+    let Parsed {
+        value, mut errors, ..
+    } = parse_collecting::<T>(document);
+    if let Some(Err(rule_errors)) = value.as_ref().map(validate) {
+        let unparsed: Vec<String> = errors
+            .iter()
+            .filter(|e| e.code != "unknown_field")
+            .map(|e| e.field.clone())
+            .collect();
+        errors.extend(
+            rule_errors
+                .into_iter()
+                .filter(|e| !unparsed.iter().any(|field| overlaps(field, &e.field))),
+        );
+    }
+    match value {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => Err(sorted(errors)),
+    }
+}
+
+/// Field errors as an answer lists them: sorted by field (stable), at most `MAX_FIELD_ERRORS`.
+pub fn sorted(mut errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    errors.truncate(MAX_FIELD_ERRORS);
+    errors
+}
+
+/// Whether one field path is the other or lies inside it (`a.b` in `a`, `a[1]` in `a`).
+fn overlaps(a: &str, b: &str) -> bool {
+    let inside = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    inside(a, b) || inside(b, a)
+}
+
+/// Takes the field a serde error points at out of `document`: the last object key on the path. False when the
+/// path names no object key that is there.
+fn remove_at(document: &mut Value, path: &serde_path_to_error::Path) -> bool {
+    let segments: Vec<&Segment> = path.iter().collect();
+    let Some(last_key) = segments
+        .iter()
+        .rposition(|s| matches!(s, Segment::Map { .. }))
+    else {
+        return false;
+    };
+    let mut node = document;
+    for segment in &segments[..last_key] {
+        let next = match (segment, node) {
+            (Segment::Map { key }, Value::Object(map)) => map.get_mut(key),
+            (Segment::Seq { index }, Value::Array(items)) => items.get_mut(*index),
+            _ => None,
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        node = next;
+    }
+    match (segments[last_key], node) {
+        (Segment::Map { key }, Value::Object(map)) => map.remove(key).is_some(),
+        _ => false,
+    }
 }
 
 /// Deserializes an already-parsed JSON value; a wrong type or unknown field names the field.
@@ -122,6 +243,82 @@ fn default_message(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[derive(Debug, serde::Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Outer {
+        #[validate(length(min = 2))]
+        name: Option<String>,
+        #[validate(range(max = 10))]
+        count: Option<u32>,
+        tags: Option<Vec<String>>,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, serde::Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        flag: Option<bool>,
+    }
+
+    fn problems(document: serde_json::Value) -> Vec<String> {
+        match parse_valid::<Outer>(document) {
+            Ok(_) => vec![],
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| format!("{}:{}", e.field, e.code))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn unknown_fields_wrong_types_and_rule_violations_are_reported_together_sorted_by_field() {
+        let found = problems(json!({
+            "zeta": 1, "name": "x", "count": "many", "inner": {"flag": "yes", "extra": null},
+            "alpha": null, "tags": ["a", 5]
+        }));
+        assert_eq!(
+            found,
+            [
+                "alpha:unknown_field",
+                "count:invalid_type",
+                "inner.extra:unknown_field",
+                "inner.flag:invalid_type",
+                "name:length",
+                "tags[1]:invalid_type",
+                "zeta:unknown_field"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_that_did_not_parse_is_not_reported_again_by_the_rules() {
+        assert_eq!(problems(json!({"count": -1})), ["count:invalid_type"]);
+        assert_eq!(problems(json!({"count": 11})), ["count:range"]);
+        assert_eq!(
+            problems(json!({"name": "ok", "count": 3})),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_root_of_the_wrong_type_is_one_error_and_the_list_is_capped() {
+        assert_eq!(problems(json!("x")), [":invalid_type"]);
+        let many: serde_json::Map<String, serde_json::Value> =
+            (0..500).map(|i| (format!("k{i:03}"), json!(i))).collect();
+        let errors = parse_valid::<Outer>(serde_json::Value::Object(many)).unwrap_err();
+        assert_eq!(errors.len(), MAX_FIELD_ERRORS);
+        assert!(errors.iter().all(|e| e.code == "unknown_field"));
+    }
+
+    #[test]
+    fn paths_overlap_only_along_their_segments() {
+        assert!(overlaps("a", "a.b") && overlaps("a[1]", "a") && overlaps("a", "a"));
+        assert!(!overlaps("a", "ab") && !overlaps("a.b", "a.c"));
+    }
 
     #[test]
     fn unknown_and_missing_fields_are_named_with_their_path() {

@@ -21,7 +21,7 @@ use crate::{
     },
     http::{
         error::{ApiError, ProblemDetails},
-        extract::{AppQuery, PageParams},
+        extract::{AppQuery, PageParams, check_user_id},
         pages::{AuditEventPage, ProfilePage, next_cursor},
         respond::with_etag,
     },
@@ -142,6 +142,7 @@ async fn admin_get_profile(
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
+    check_user_id(&user_id)?;
     let view = service::admin::view_profile(&state, &caller, &user_id).await?;
     Ok(with_etag(
         StatusCode::OK,
@@ -174,6 +175,7 @@ async fn admin_patch_profile(
     patch: MergePatch,
 ) -> Result<Response, ApiError> {
     caller.require_admin()?;
+    check_user_id(&user_id)?;
     let profile = service::admin::patch_profile(&state, &caller, &user_id, &pre, patch).await?;
     Ok(with_etag(
         StatusCode::OK,
@@ -202,6 +204,7 @@ async fn admin_delete_profile(
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
+    check_user_id(&user_id)?;
     service::profiles::erase(&state, &caller, &user_id, &pre).await?;
     Ok(StatusCode::NO_CONTENT)
 }

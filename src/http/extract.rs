@@ -1,4 +1,5 @@
-//! Extractors that own the error format: JSON bodies, merge patches, preconditions and pagination.
+//! Extractors that own the error format: JSON bodies, merge patches, preconditions and pagination; and the
+//! checks of path and query values that keep characters the database cannot hold from reaching it.
 
 use axum::{
     body::Bytes,
@@ -6,13 +7,15 @@ use axum::{
     http::{HeaderMap, header},
 };
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use validator::Validate;
 
 use crate::{
     domain::{
         patch::MergePatch,
         precondition::Preconditions,
-        validation::{data_error, validate},
+        text,
+        validation::{FieldError, Parsed, data_error, parse_collecting, parse_valid, sorted},
     },
     http::error::ApiError,
     service,
@@ -21,19 +24,20 @@ use crate::{
 /// Largest request body accepted (SPEC section 3).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A JSON body (`application/json` or any `+json` type), deserialized with field-level errors.
+/// A JSON body (`application/json` or any `+json` type), deserialized with field-level errors: every unknown
+/// field and wrongly typed value in one 422.
 pub struct AppJson<T>(pub T);
 
-/// A JSON body that also passes its `validator` rules; any failure is one 422 naming every bad field.
+/// A JSON body that also passes its `validator` rules; any failure is one 422 naming every bad field, unknown
+/// and wrongly typed ones included.
 pub struct ValidatedJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        require_json(req.headers(), false)?;
-        let bytes = read_body(req, state).await?;
-        Ok(AppJson(from_json_bytes(&bytes)?))
+        let document = json_document(req, state, false).await?;
+        parsed(parse_collecting(Value::Object(document))).map(AppJson)
     }
 }
 
@@ -41,9 +45,10 @@ impl<S: Send + Sync, T: DeserializeOwned + Validate> FromRequest<S> for Validate
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let AppJson(value) = AppJson::<T>::from_request(req, state).await?;
-        validate(&value).map_err(ApiError::Validation)?;
-        Ok(ValidatedJson(value))
+        let document = json_document(req, state, false).await?;
+        parse_valid(Value::Object(document))
+            .map(ValidatedJson)
+            .map_err(ApiError::Validation)
     }
 }
 
@@ -51,16 +56,31 @@ impl<S: Send + Sync> FromRequest<S> for MergePatch {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        require_json(req.headers(), true)?;
-        let bytes = read_body(req, state).await?;
-        match from_json_bytes::<serde_json::Value>(&bytes)? {
-            serde_json::Value::Object(map) => Ok(MergePatch(map)),
-            _ => Err(ApiError::validation(
-                "",
-                "invalid_type",
-                "a merge patch must be a JSON object",
-            )),
-        }
+        json_document(req, state, true).await.map(MergePatch)
+    }
+}
+
+/// The body as a JSON object, after the media type and size checks. Every body and merge patch of the API is
+/// an object; serde would otherwise read an array into a struct field by field.
+async fn json_document<S: Send + Sync>(
+    req: Request,
+    state: &S,
+    merge_patch: bool,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    require_json(req.headers(), merge_patch)?;
+    let bytes = read_body(req, state).await?;
+    match parse_document(&bytes)? {
+        Value::Object(map) => Ok(map),
+        _ if merge_patch => Err(ApiError::validation(
+            "",
+            "invalid_type",
+            "a merge patch must be a JSON object",
+        )),
+        _ => Err(ApiError::validation(
+            "",
+            "invalid_type",
+            "the body must be a JSON object",
+        )),
     }
 }
 
@@ -108,24 +128,24 @@ fn require_json(headers: &HeaderMap, merge_patch: bool) -> Result<(), ApiError> 
     }
 }
 
-/// Deserializes JSON: syntax errors are 400 `malformed_json`; wrong types or unknown fields are 422 naming the field.
+/// Deserializes JSON: syntax errors are 400 `malformed_json`; wrong types and unknown fields are one 422 naming
+/// every such field.
 pub fn from_json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Syntax
-            | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => {
-                ApiError::MalformedJson(format!("the body is not valid JSON: {inner}"))
-            }
-            serde_json::error::Category::Data => {
-                ApiError::Validation(vec![data_error(&path, &inner.to_string())])
-            }
-        }
-    })?;
-    Ok(value)
+    parsed(parse_collecting(parse_document(bytes)?))
+}
+
+/// Parses JSON text into a document; anything that is not JSON is 400 `malformed_json`.
+fn parse_document(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|err| ApiError::MalformedJson(format!("the body is not valid JSON: {err}")))
+}
+
+/// The parsed value, or one 422 naming every field that did not parse.
+fn parsed<T>(parsed: Parsed<T>) -> Result<T, ApiError> {
+    match parsed.value {
+        Some(value) if parsed.errors.is_empty() => Ok(value),
+        _ => Err(ApiError::Validation(sorted(parsed.errors))),
+    }
 }
 
 /// The value of an `ETag` header for a version: a strong tag, `"<version>"`.
@@ -166,6 +186,14 @@ pub fn parse_address_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
     uuid::Uuid::parse_str(raw).map_err(|_| service::Error::ADDRESS_NOT_FOUND.into())
 }
 
+/// Checks a `{user_id}` from the path: one holding a character no token's `sub` may hold (`domain::text`) is
+/// 422 naming `user_id`, and never reaches the database. Called after the caller's permission check, so a
+/// refused caller learns nothing from it.
+pub fn check_user_id(user_id: &str) -> Result<(), ApiError> {
+    text::check(user_id)
+        .map_err(|refusal| ApiError::validation("user_id", refusal.code(), refusal.message()))
+}
+
 /// Query parameters with problem+json rejections (422 naming the parameter).
 pub struct AppQuery<T>(pub T);
 
@@ -178,19 +206,40 @@ impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for
     ) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or("");
         // `?cursor=` means no cursor: an empty value is the same as an absent parameter.
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
+        let (pairs, mut errors) = query_pairs(query);
         let encoded = serde_urlencoded::to_string(&pairs).unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(encoded.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(AppQuery)
-            .map_err(|err| {
-                let path = err.path().to_string();
-                ApiError::Validation(vec![data_error(&path, &err.into_inner().to_string())])
-            })
+        let value = serde_path_to_error::deserialize(de).map_err(|err| {
+            let path = err.path().to_string();
+            errors.push(data_error(&path, &err.into_inner().to_string()));
+        });
+        match value {
+            Ok(value) if errors.is_empty() => Ok(AppQuery(value)),
+            _ => Err(ApiError::Validation(sorted(errors))),
+        }
     }
+}
+
+/// The non-empty parameters of a query string (`?cursor=` means no cursor), without those whose value holds a
+/// control character: each of those is a field error naming the parameter.
+fn query_pairs(query: &str) -> (Vec<(String, String)>, Vec<FieldError>) {
+    let mut errors = Vec::new();
+    let pairs = form_urlencoded::parse(query.as_bytes())
+        .filter(|(_, v)| !v.is_empty())
+        .filter(|(k, v)| match text::check_controls(v) {
+            Ok(()) => true,
+            Err(refusal) => {
+                errors.push(FieldError::new(
+                    k.as_ref(),
+                    refusal.code(),
+                    refusal.message(),
+                ));
+                false
+            }
+        })
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    (pairs, errors)
 }
 
 /// `?limit=&cursor=` of a keyset-paginated list (SPEC section 3: default 50, max 200).
@@ -221,7 +270,8 @@ impl PageParams {
         }
     }
 
-    /// The decoded cursor, or a 422 when it was not made by this service.
+    /// The decoded cursor, or a 422 when it was not made by this service (a cursor holding a control character
+    /// never was, and its position must not reach the database).
     pub fn cursor<C: DeserializeOwned>(&self) -> Result<Option<C>, ApiError> {
         use base64::Engine;
         let Some(raw) = &self.cursor else {
@@ -230,7 +280,9 @@ impl PageParams {
         base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(raw)
             .ok()
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+            .filter(holds_no_control_character)
+            .and_then(|position| serde_json::from_value(position).ok())
             .map(Some)
             .ok_or_else(|| {
                 ApiError::validation(
@@ -239,6 +291,18 @@ impl PageParams {
                     "cursor is not a cursor this service issued",
                 )
             })
+    }
+}
+
+/// Whether no string (or key) anywhere in a JSON value holds a control character.
+fn holds_no_control_character(value: &Value) -> bool {
+    match value {
+        Value::String(s) => text::check_controls(s).is_ok(),
+        Value::Array(items) => items.iter().all(holds_no_control_character),
+        Value::Object(map) => map
+            .iter()
+            .all(|(k, v)| text::check_controls(k).is_ok() && holds_no_control_character(v)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => true,
     }
 }
 
@@ -266,6 +330,8 @@ mod tests {
 
 #[cfg(test)]
 mod page_tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::http::pages::encode_cursor;
 
@@ -315,5 +381,44 @@ mod page_tests {
             cursor: Some("!!".into()),
         };
         assert!(bad.cursor::<(String, i64)>().is_err());
+    }
+
+    fn page(cursor: String) -> PageParams {
+        PageParams {
+            limit: None,
+            cursor: Some(cursor),
+        }
+    }
+
+    #[test]
+    fn a_cursor_whose_position_holds_a_control_character_is_refused() {
+        let forged = encode_cursor(&("u\u{0}1", 1));
+        assert!(page(forged).cursor::<(String, i64)>().is_err());
+    }
+
+    proptest! {
+        #[test]
+        fn any_string_is_a_position_or_a_422(raw in "\\PC{0,40}|[A-Za-z0-9_-]{0,60}") {
+            match page(raw).cursor::<(String, i64)>() {
+                Ok(Some((id, _))) => prop_assert!(text::check_controls(&id).is_ok()),
+                Ok(None) => prop_assert!(false, "a present cursor is a position or a 422"),
+                Err(e) => prop_assert_eq!(e.status().as_u16(), 422),
+            }
+        }
+
+        #[test]
+        fn issued_cursors_round_trip_unless_they_hold_a_control_character(
+            id in any::<String>(),
+            n in any::<i64>(),
+            nul in any::<bool>(),
+        ) {
+            let id = if nul { format!("{id}\u{0}") } else { id };
+            let decoded = page(encode_cursor(&(id.clone(), n))).cursor::<(String, i64)>();
+            if text::check_controls(&id).is_ok() {
+                prop_assert_eq!(decoded.ok().flatten(), Some((id, n)));
+            } else {
+                prop_assert!(decoded.is_err());
+            }
+        }
     }
 }

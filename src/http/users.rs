@@ -19,7 +19,7 @@ use crate::{
     },
     http::{
         error::{ApiError, ProblemDetails},
-        extract::{AppQuery, PageParams, parse_address_id},
+        extract::{AppQuery, PageParams, check_user_id, parse_address_id},
         pages::AddressPage,
         respond::{respond_entry, versioned},
     },
@@ -54,6 +54,7 @@ async fn list_user_addresses(
     page: Result<AppQuery<PageParams>, ApiError>,
 ) -> Result<Json<AddressPage>, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
+    check_user_id(&user_id)?;
     // Judged after the caller, so a refused caller learns nothing from a 422.
     let AppQuery(page) = page?;
     let (after, limit) = (page.cursor::<Uuid>()?, page.limit()?);
@@ -76,6 +77,7 @@ async fn get_default_addresses(
     Path(user_id): Path<String>,
 ) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
+    check_user_id(&user_id)?;
     let entry = service::users::default_addresses(&state, &user_id).await?;
     Ok(respond_entry(&Preconditions::default(), entry))
 }
@@ -102,6 +104,7 @@ async fn get_user_address(
     Path((user_id, address_id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
+    check_user_id(&user_id)?;
     let id = parse_address_id(&address_id)?;
     let address = service::users::address(&state, &user_id, id).await?;
     Ok(versioned(&pre, address.revision, Json(address)))
@@ -131,6 +134,7 @@ async fn get_address_revision(
     Path((user_id, address_id, revision)): Path<(String, String, String)>,
 ) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, SCOPE)?;
+    check_user_id(&user_id)?;
     let id = parse_address_id(&address_id)?;
     // A revision that is not a positive number names no revision: answered like a missing one.
     let revision = revision.parse::<i64>().ok().filter(|r| *r >= 1);

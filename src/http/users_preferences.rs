@@ -12,6 +12,7 @@ use crate::{
     domain::{precondition::Preconditions, preferences::Preferences},
     http::{
         error::{ApiError, ProblemDetails},
+        extract::check_user_id,
         respond::versioned,
     },
     service,
@@ -43,6 +44,7 @@ async fn get_user_preferences(
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
     caller.require_reader_of(&user_id, "preferences:read")?;
+    check_user_id(&user_id)?;
     let preferences = service::users::preferences(&state, &user_id).await?;
     Ok(versioned(&pre, preferences.version, Json(preferences)))
 }

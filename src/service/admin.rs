@@ -14,6 +14,7 @@ use crate::{
         preferences::Preferences,
         privacy::KeptSuspension,
         profile::{Profile, ProfileInput, ProfileSummary},
+        validation::{FieldError, sorted},
     },
     service::{Error, Page, Result, commit, error::ProfileWriteExt, record},
     state::AppState,
@@ -45,7 +46,7 @@ pub async fn search_profiles(
     limit: u32,
 ) -> Result<Page<ProfileSummary>> {
     if let Some(status) = &status {
-        parse_status(status)?;
+        parse_status(status).map_err(|e| Error::Validation(vec![e]))?;
     }
     if q.as_ref().is_some_and(|q| q.chars().count() > MAX_Q_CHARS) {
         return Err(Error::invalid(
@@ -95,14 +96,22 @@ pub async fn patch_profile(
     pre: &Preconditions,
     mut patch: MergePatch,
 ) -> Result<Profile> {
-    let status = take_status(&mut patch)?;
+    let status = take_status(&mut patch);
     let mut tx = state.db.begin().await?;
     let existing = db::profiles::find_for_update(&mut tx, user_id)
         .await?
         .ok_or(Error::PROFILE_NOT_FOUND)?;
     pre.check_write(Some(existing.version))?;
     let before = ProfileInput::from_profile(&existing);
-    let input = patch.apply_to(&before)?;
+    // A bad status and bad fields are answered together.
+    let (status, input) = match (status, patch.apply_to(&before)) {
+        (Ok(status), Ok(input)) => (status, input),
+        (status, input) => {
+            let mut errors = input.err().unwrap_or_default();
+            errors.extend(status.err());
+            return Err(Error::Validation(sorted(errors)));
+        }
+    };
     let fields = changed_fields(&before, &input);
     let new_status = status.filter(|s| *s != existing.status);
     if fields.is_empty() && new_status.is_none() {
@@ -171,11 +180,11 @@ pub async fn audit_events(state: &AppState, filter: AuditFilter) -> Result<Page<
 }
 
 /// Takes `status` out of an admin's patch: absent, or `active`/`suspended` (it cannot be cleared).
-fn take_status(patch: &mut MergePatch) -> Result<Option<&'static str>> {
+fn take_status(patch: &mut MergePatch) -> std::result::Result<Option<&'static str>, FieldError> {
     match patch.take("status") {
         None => Ok(None),
         Some(serde_json::Value::String(s)) => parse_status(&s).map(Some),
-        Some(serde_json::Value::Null) => Err(Error::invalid(
+        Some(serde_json::Value::Null) => Err(FieldError::new(
             "status",
             "required",
             "status cannot be cleared",
@@ -184,7 +193,7 @@ fn take_status(patch: &mut MergePatch) -> Result<Option<&'static str>> {
     }
 }
 
-fn parse_status(raw: &str) -> Result<&'static str> {
+fn parse_status(raw: &str) -> std::result::Result<&'static str, FieldError> {
     match raw {
         "active" => Ok("active"),
         "suspended" => Ok("suspended"),
@@ -192,8 +201,8 @@ fn parse_status(raw: &str) -> Result<&'static str> {
     }
 }
 
-fn invalid_status() -> Error {
-    Error::invalid(
+fn invalid_status() -> FieldError {
+    FieldError::new(
         "status",
         "invalid_value",
         "status must be active or suspended",

@@ -10,6 +10,8 @@ mod conventions;
 mod docs;
 mod exposure;
 mod health;
+mod hostile_input;
+mod input_properties;
 mod openapi;
 mod operations;
 mod preferences;
