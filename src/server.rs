@@ -12,7 +12,13 @@
 
 mod connection;
 
-use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
 use axum::{Router, extract::ConnectInfo};
@@ -33,6 +39,8 @@ use crate::{
 
 /// How long in-flight requests may run after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// The shortest time between two warnings that the connection cap is reached.
+const CAP_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Handlers are registered before anything else, so a signal during start-up is a clean stop too.
@@ -88,13 +96,14 @@ async fn accept_until(
     tokio::pin!(shutdown);
     let limits = serving.limits;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
-    let mut at_cap = false;
+    let mut warned_at: Option<Instant> = None;
     loop {
         let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
             Err(_) => {
-                if !at_cap {
-                    at_cap = true;
+                // At most one line a minute however often the cap is reached.
+                if warned_at.is_none_or(|at| at.elapsed() >= CAP_WARNING_EVERY) {
+                    warned_at = Some(Instant::now());
                     tracing::warn!(
                         max_connections = limits.max_connections,
                         "connection limit reached; new connections wait in the listen queue"
@@ -106,10 +115,6 @@ async fn accept_until(
                 }
             }
         };
-        // Logged once while the cap holds: each slot freed is taken at once until the load drops.
-        if slots.available_permits() > 0 {
-            at_cap = false;
-        }
         let accepted = tokio::select! {
             () = &mut shutdown => return,
             accepted = listener.accept() => accepted,
