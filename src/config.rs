@@ -94,6 +94,10 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     /// Per-request time limit.
     pub request_timeout: Duration,
+    /// How long connections may take and how many may be open (`HTTP_*`).
+    pub connections: ConnectionLimits,
+    /// Per-caller request budgets (`RATE_LIMIT_*`).
+    pub rate_limits: RateLimits,
     /// `pretty` or `json`.
     pub log_format: LogFormat,
     /// Where the development SQLite file and the generated development JWT secret live.
@@ -130,6 +134,13 @@ struct Raw {
     redis_timeout_ms: Option<String>,
     cors_allowed_origins: Option<String>,
     request_timeout_seconds: Option<String>,
+    http_header_read_timeout_seconds: Option<String>,
+    http_idle_timeout_seconds: Option<String>,
+    http_max_connections: Option<String>,
+    rate_limit_enabled: Option<String>,
+    rate_limit_writes_per_minute: Option<String>,
+    rate_limit_reads_per_minute: Option<String>,
+    rate_limit_client_ip_header: Option<String>,
     log_format: Option<String>,
     data_dir: Option<String>,
     docs_enabled: Option<String>,
@@ -183,6 +194,8 @@ impl Config {
         let token_limits = TokenLimits::parse(&mut raw)?;
         let cache = CacheSettings::parse(&mut raw)?;
         let http = HttpSettings::parse(&mut raw)?;
+        let connections = ConnectionLimits::parse(&mut raw)?;
+        let rate_limits = RateLimits::parse(&mut raw, app_env)?;
         let log_format = parse_log_format(raw.log_format.as_deref(), app_env)?;
         Ok(Config {
             app_env,
@@ -209,6 +222,8 @@ impl Config {
             redis_timeout: cache.timeout,
             cors_allowed_origins: http.cors_allowed_origins,
             request_timeout: http.request_timeout,
+            connections,
+            rate_limits,
             log_format,
             data_dir,
             docs_enabled: parse_bool("DOCS_ENABLED", raw.docs_enabled.as_deref(), true)?,
@@ -534,6 +549,96 @@ impl HttpSettings {
     }
 }
 
+/// How long a client may take and how many connections may be open; enforced by `server`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Longest a client may take to send a request's headers, from connecting (or, on a kept-alive connection,
+    /// from the request's first byte); then the connection is closed.
+    pub header_read_timeout: Duration,
+    /// Longest a kept-alive connection may wait, idle, for its next request, and longest a response may wait
+    /// for a client that does not read it; then the connection is closed.
+    pub idle_timeout: Duration,
+    /// Most connections open at once; beyond it, new connections wait in the listen queue until one closes.
+    pub max_connections: usize,
+}
+
+impl ConnectionLimits {
+    fn parse(raw: &mut Raw) -> Result<Self, ConfigError> {
+        let seconds = |name, value, default| {
+            parse_num(name, value, default).map(|s: u64| Duration::from_secs(s.max(1)))
+        };
+        Ok(Self {
+            header_read_timeout: seconds(
+                "HTTP_HEADER_READ_TIMEOUT_SECONDS",
+                raw.http_header_read_timeout_seconds.take(),
+                10,
+            )?,
+            idle_timeout: seconds(
+                "HTTP_IDLE_TIMEOUT_SECONDS",
+                raw.http_idle_timeout_seconds.take(),
+                60,
+            )?,
+            max_connections: parse_num(
+                "HTTP_MAX_CONNECTIONS",
+                raw.http_max_connections.take(),
+                1024,
+            )?
+            .max(1),
+        })
+    }
+}
+
+/// Per-caller request budgets; counted by `rate_limit`, enforced by `http::rate_limit`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Count each caller's requests and answer those over its budget with 429; off in development, on in
+    /// production unless set.
+    pub enabled: bool,
+    /// Writes (PUT, POST, PATCH, DELETE) one caller may send per minute.
+    pub writes_per_minute: u32,
+    /// Reads (GET, HEAD) one caller may send per minute.
+    pub reads_per_minute: u32,
+    /// Header in which the proxy in front passes the client's address (its last value counts), for requests
+    /// without a valid token; unset means the connection's peer address. Lower case.
+    pub client_ip_header: Option<String>,
+}
+
+impl RateLimits {
+    fn parse(raw: &mut Raw, app_env: AppEnv) -> Result<Self, ConfigError> {
+        let client_ip_header = raw
+            .rate_limit_client_ip_header
+            .take()
+            .map(|name| name.trim().to_ascii_lowercase());
+        if let Some(name) = &client_ip_header {
+            if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                return Err(bad(format!(
+                    "RATE_LIMIT_CLIENT_IP_HEADER must be a header name, not `{name}`"
+                )));
+            }
+        }
+        Ok(Self {
+            enabled: parse_bool(
+                "RATE_LIMIT_ENABLED",
+                raw.rate_limit_enabled.as_deref(),
+                app_env == AppEnv::Production,
+            )?,
+            writes_per_minute: parse_num(
+                "RATE_LIMIT_WRITES_PER_MINUTE",
+                raw.rate_limit_writes_per_minute.take(),
+                60,
+            )?
+            .max(1),
+            reads_per_minute: parse_num(
+                "RATE_LIMIT_READS_PER_MINUTE",
+                raw.rate_limit_reads_per_minute.take(),
+                600,
+            )?
+            .max(1),
+            client_ip_header,
+        })
+    }
+}
+
 /// Comma-separated origins, each `scheme://host[:port]` with no path.
 fn parse_origins(value: &str) -> Result<Vec<String>, ConfigError> {
     value
@@ -750,6 +855,59 @@ mod tests {
         assert_eq!(config.redis_timeout, Duration::from_millis(1));
         assert_eq!(config.request_timeout, Duration::from_secs(1));
         assert_eq!(config.database_max_connections, None);
+    }
+
+    #[test]
+    fn rate_limits_are_off_in_development_and_on_in_production_unless_set() {
+        let development = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        let production = Config::from_vars([
+            ("APP_ENV", "production"),
+            ("JWT_SECRET", "q7Lk2vR9xT4mW8pZ3nB6cY1hJ5fD0sGa"),
+        ])
+        .unwrap();
+        let switched = Config::from_vars([("RATE_LIMIT_ENABLED", "true")]).unwrap();
+
+        assert!(!development.rate_limits.enabled);
+        assert!(production.rate_limits.enabled);
+        assert!(switched.rate_limits.enabled);
+        assert_eq!(production.rate_limits.writes_per_minute, 60);
+        assert_eq!(production.rate_limits.reads_per_minute, 600);
+        assert_eq!(production.rate_limits.client_ip_header, None);
+        assert_eq!(
+            production.connections,
+            ConnectionLimits {
+                header_read_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
+                max_connections: 1024,
+            }
+        );
+    }
+
+    #[test]
+    fn limits_below_one_are_raised_and_a_bad_client_ip_header_is_refused() {
+        let config = Config::from_vars([
+            ("RATE_LIMIT_WRITES_PER_MINUTE", "0"),
+            ("HTTP_HEADER_READ_TIMEOUT_SECONDS", "0"),
+            ("HTTP_MAX_CONNECTIONS", "0"),
+            ("RATE_LIMIT_CLIENT_IP_HEADER", "X-Forwarded-For"),
+        ])
+        .unwrap();
+        assert_eq!(config.rate_limits.writes_per_minute, 1);
+        assert_eq!(
+            config.connections.header_read_timeout,
+            Duration::from_secs(1)
+        );
+        assert_eq!(config.connections.max_connections, 1);
+        assert_eq!(
+            config.rate_limits.client_ip_header.as_deref(),
+            Some("x-forwarded-for")
+        );
+
+        let err = Config::from_vars([("RATE_LIMIT_CLIENT_IP_HEADER", "client ip")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration: RATE_LIMIT_CLIENT_IP_HEADER must be a header name, not `client ip`"
+        );
     }
 
     #[test]

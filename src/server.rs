@@ -1,18 +1,46 @@
 //! Start-up and serving: connect, migrate, listen, and shut down gracefully on SIGTERM/SIGINT.
 //!
+//! Connections are HTTP/1.1, served by hyper with the deadlines of `connection` (header read, idle keep-alive,
+//! stalled response) and at most `HTTP_MAX_CONNECTIONS` open at once: beyond that, the accept loop stops
+//! accepting, so new connections wait in the kernel's listen queue until one closes (once the queue is full,
+//! the kernel drops new attempts). Waiting there rather than being closed at once serves a short burst late
+//! instead of failing it.
+//!
 //! On the signal the listener is closed at once (new connections are refused), requests in flight get up to
 //! 30 s to finish, idle keep-alive connections are closed, then the pools are closed and `serve` returns
 //! (the process exits 0).
 
-use std::{future::Future, time::Duration};
+mod connection;
+
+use std::{
+    convert::Infallible,
+    future::Future,
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use anyhow::Context;
-use tokio::net::TcpListener;
+use axum::{Router, extract::ConnectInfo};
+use hyper::{body::Incoming, server::conn::http1};
+use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
+use tokio::{
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore},
+};
+use tower::ServiceExt;
 
-use crate::{config::Config, db::Db, http, state::AppState};
+use crate::{
+    config::{Config, ConnectionLimits},
+    db::Db,
+    http,
+    state::AppState,
+};
 
 /// How long in-flight requests may run after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// The shortest time between two warnings that the connection cap is reached.
+const CAP_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Handlers are registered before anything else, so a signal during start-up is a clean stop too.
@@ -34,6 +62,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         env = ?config.app_env,
         "serving; Swagger UI at /docs"
     );
+    let limits = config.connections;
     let state = AppState::new(config, db.clone());
     // Load the JWKS early when configured; the auth service being down must not stop start-up.
     tokio::spawn({
@@ -43,22 +72,127 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let app = http::router(state);
     http::metrics::spawn_upkeep();
 
-    let (signal_tx, signal_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        let _ = signal_tx.send(true);
-    });
-    let mut grace = signal_rx;
+    let serving = Serving::new(app, limits);
+    accept_until(shutdown, listener, &serving).await;
     tokio::select! {
-        result = server => result.context("server error")?,
-        _ = async {
-            let _ = grace.wait_for(|fired| *fired).await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => tracing::warn!("in-flight requests did not finish within 30 s; stopping anyway"),
+        () = serving.connections.shutdown() => {}
+        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::warn!("in-flight requests did not finish within 30 s; stopping anyway");
+        }
     }
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Serves each accepted connection on a task of its own until `shutdown` resolves, then returns, closing the
+/// listener. At most `HTTP_MAX_CONNECTIONS` are open at once: at the cap no connection is accepted until one
+/// closes.
+async fn accept_until(
+    shutdown: impl Future<Output = ()>,
+    listener: TcpListener,
+    serving: &Serving,
+) {
+    tokio::pin!(shutdown);
+    let limits = serving.limits;
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut warned_at: Option<Instant> = None;
+    loop {
+        let slot = match slots.clone().try_acquire_owned() {
+            Ok(slot) => slot,
+            Err(_) => {
+                // At most one line a minute however often the cap is reached.
+                if warned_at.is_none_or(|at| at.elapsed() >= CAP_WARNING_EVERY) {
+                    warned_at = Some(Instant::now());
+                    tracing::warn!(
+                        max_connections = limits.max_connections,
+                        "connection limit reached; new connections wait in the listen queue"
+                    );
+                }
+                tokio::select! {
+                    () = &mut shutdown => return,
+                    slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
+                }
+            }
+        };
+        let accepted = tokio::select! {
+            () = &mut shutdown => return,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, peer)) => serving.connection(stream, peer, slot),
+            Err(err) => accept_failed(&err).await,
+        }
+    }
+}
+
+/// What every connection is served with.
+struct Serving {
+    app: Router,
+    http: http1::Builder,
+    limits: ConnectionLimits,
+    /// Every open connection, for the graceful shutdown.
+    connections: GracefulShutdown,
+}
+
+impl Serving {
+    fn new(app: Router, limits: ConnectionLimits) -> Self {
+        let mut http = http1::Builder::new();
+        // The header read deadline is `connection`'s (hyper's would also cut idle keep-alive connections).
+        http.header_read_timeout(None);
+        Serving {
+            app,
+            http,
+            limits,
+            connections: GracefulShutdown::new(),
+        }
+    }
+
+    /// Serves one connection on a task of its own, holding its `slot` until the connection ends.
+    fn connection(&self, stream: TcpStream, peer: SocketAddr, slot: OwnedSemaphorePermit) {
+        let _ = stream.set_nodelay(true);
+        let activity = connection::Activity::new(&self.limits);
+        let service = hyper::service::service_fn({
+            let (app, activity) = (self.app.clone(), activity.clone());
+            move |mut request: hyper::Request<Incoming>| {
+                // For the rate limiter: the client's address, as `axum::serve` would give it.
+                request.extensions_mut().insert(ConnectInfo(peer));
+                let in_flight = activity.begin();
+                let app = app.clone();
+                async move {
+                    let response = app.oneshot(request).await?;
+                    in_flight.responded();
+                    Ok::<_, Infallible>(response.map(|body| in_flight.attach(body)))
+                }
+            }
+        });
+        let io = TokioIo::new(connection::WatchedIo::new(stream, activity.clone()));
+        let served = self
+            .connections
+            .watch(self.http.serve_connection(io, service));
+        tokio::spawn(async move {
+            ::metrics::gauge!(http::metrics::HTTP_CONNECTIONS_OPEN).increment(1);
+            if let Some(Err(err)) = connection::run_until_deadline(served, &activity).await {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+            ::metrics::gauge!(http::metrics::HTTP_CONNECTIONS_OPEN).decrement(1);
+            drop(slot);
+        });
+    }
+}
+
+/// A failed `accept`: a connection reset before it was accepted is nothing; anything else (out of file
+/// descriptors, say) is logged and the loop pauses a second, as `axum::serve` does.
+async fn accept_failed(err: &std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        err.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %err, "cannot accept a connection; retrying in 1 s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
 }
 
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called, not

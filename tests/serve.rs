@@ -1,9 +1,9 @@
 //! The real binary on a real socket: graceful shutdown on SIGTERM, the request time limit as seen by a client,
-//! and the JSON log lines on stdout. Runs on SQLite, or on a fresh PostgreSQL schema when
-//! `TEST_DATABASE_URL` is set.
+//! the connection deadlines and cap, and the JSON log lines on stdout. Runs on SQLite, or on a fresh PostgreSQL
+//! schema when `TEST_DATABASE_URL` is set.
 
 use std::{
-    io::{BufRead, BufReader, Read, Write},
+    io::{BufRead, BufReader, ErrorKind, Read, Write},
     net::{Shutdown, TcpListener, TcpStream},
     process::{Child, Command, Stdio},
     sync::mpsc::{Receiver, RecvTimeoutError, channel},
@@ -394,4 +394,111 @@ fn a_client_whose_request_outlives_the_time_limit_receives_a_503_problem() {
         problem["request_id"],
         header(&head, "x-request-id").unwrap()
     );
+}
+
+/// Sends `GET path` on a kept-alive connection and reads its whole answer; returns the head.
+fn get_kept_alive(stream: &mut TcpStream, path: &str) -> String {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").unwrap();
+    let head = read_head(stream);
+    let length: usize = header(&head, "content-length").unwrap().parse().unwrap();
+    let mut body = vec![0; length];
+    stream.read_exact(&mut body).unwrap();
+    head
+}
+
+/// True when the server has closed `stream` (end of file or reset); false when it is open and silent for
+/// `wait`. Panics if the server sends anything.
+fn closed_within(stream: &mut TcpStream, wait: Duration) -> bool {
+    stream.set_read_timeout(Some(wait)).unwrap();
+    let mut buf = [0u8; 64];
+    match stream.read(&mut buf) {
+        Ok(0) => true,
+        Ok(n) => panic!(
+            "the server answered: {}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => false,
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
+        Err(e) => panic!("unexpected read error: {e}"),
+    }
+}
+
+#[test]
+fn a_client_that_sends_its_headers_slowly_is_cut_off_after_the_header_read_timeout() {
+    let server = Server::start(&[
+        ("HTTP_HEADER_READ_TIMEOUT_SECONDS", "1"),
+        ("HTTP_IDLE_TIMEOUT_SECONDS", "60"),
+    ]);
+    let mut stream = server.connect().unwrap();
+    write!(stream, "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n").unwrap();
+
+    // One header line every 100 ms, never the blank line that ends them; bounded at 20 s.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut lines = 0;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "still open after {lines} header lines"
+        );
+        if write!(stream, "X-Slow-{lines}: 1\r\n").is_err()
+            || closed_within(&mut stream, Duration::from_millis(100))
+        {
+            break;
+        }
+        lines += 1;
+    }
+}
+
+#[test]
+fn a_kept_alive_connection_may_idle_past_the_header_read_timeout_until_the_idle_timeout() {
+    let server = Server::start(&[
+        ("HTTP_HEADER_READ_TIMEOUT_SECONDS", "1"),
+        ("HTTP_IDLE_TIMEOUT_SECONDS", "5"),
+    ]);
+    let mut stream = server.connect().unwrap();
+    let first = get_kept_alive(&mut stream, "/health");
+
+    // Idle for twice the header read timeout, well within the idle timeout.
+    std::thread::sleep(Duration::from_secs(2));
+    let second = get_kept_alive(&mut stream, "/health");
+
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+    assert!(
+        closed_within(&mut stream, Duration::from_secs(20)),
+        "the idle connection is closed after the idle timeout"
+    );
+}
+
+#[test]
+fn beyond_the_connection_cap_a_new_connection_waits_until_one_closes() {
+    let mut server = Server::start(&[("HTTP_MAX_CONNECTIONS", "1")]);
+    let mut holder = server.connect().unwrap();
+    let held = get_kept_alive(&mut holder, "/health");
+    assert!(held.starts_with("HTTP/1.1 200"), "{held}");
+
+    let mut waiting = server.connect().expect("the listen queue takes it");
+    write!(
+        waiting,
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    server.wait_for_log("about the connection limit", |l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("connection limit reached"))
+    });
+    assert!(
+        !closed_within(&mut waiting, Duration::from_millis(500)),
+        "not served while the only slot is taken"
+    );
+
+    drop(holder);
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut response = String::new();
+    waiting.read_to_string(&mut response).unwrap();
+
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }

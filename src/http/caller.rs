@@ -1,9 +1,10 @@
-//! The `Caller` extractor: reads the bearer token, has the verifier judge it, and answers auth's verdicts as
-//! `ApiError`s; `UserCaller`, the caller of every `/profiles/me` route, which must be a user.
+//! The `Caller` extractor: reads the bearer token, has the verifier judge it (once a request: the rate limiter may
+//! have asked first), and answers auth's verdicts as `ApiError`s; `UserCaller`, the caller of every `/profiles/me`
+//! route, which must be a user.
 
 use axum::{
     extract::FromRequestParts,
-    http::{header, request::Parts},
+    http::{Extensions, HeaderMap, header, request::Parts},
 };
 
 use crate::{
@@ -19,23 +20,7 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(ApiError::InvalidToken)?;
-        let caller = state.verifier.verify(token).await?;
-        tracing::Span::current().record("user_id", caller.user_id.as_str());
-        Ok(caller)
+        verdict(&parts.headers, &mut parts.extensions, state).await
     }
 }
 
@@ -55,6 +40,57 @@ impl FromRequestParts<AppState> for UserCaller {
         caller.require_user()?;
         Ok(UserCaller(caller))
     }
+}
+
+/// The verdict on a request's bearer token. Whoever needs it first (the rate limiter, else the extractor)
+/// judges the token and keeps the verdict in the request's extensions, so a token is verified once a request.
+#[derive(Debug, Clone)]
+struct Verdict(Result<Caller, Refusal>);
+
+/// Why a request has no caller.
+#[derive(Debug, Clone)]
+enum Refusal {
+    NoToken,
+    Malformed,
+    Auth(AuthError),
+}
+
+/// The caller named by the request's bearer token, verified at most once per request.
+pub async fn verdict(
+    headers: &HeaderMap,
+    extensions: &mut Extensions,
+    state: &AppState,
+) -> Result<Caller, ApiError> {
+    let verdict = match extensions.get::<Verdict>() {
+        Some(kept) => kept.clone(),
+        None => {
+            let judged = Verdict(judge(headers, state).await);
+            extensions.insert(judged.clone());
+            judged
+        }
+    };
+    verdict.0.map_err(|refusal| match refusal {
+        Refusal::NoToken => ApiError::Unauthorized,
+        Refusal::Malformed => ApiError::InvalidToken,
+        Refusal::Auth(err) => err.into(),
+    })
+}
+
+async fn judge(headers: &HeaderMap, state: &AppState) -> Result<Caller, Refusal> {
+    let header = headers.get(header::AUTHORIZATION).ok_or(Refusal::NoToken)?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(Refusal::Malformed)?;
+    let caller = state.verifier.verify(token).await.map_err(Refusal::Auth)?;
+    tracing::Span::current().record("user_id", caller.user_id.as_str());
+    Ok(caller)
 }
 
 impl From<AuthError> for ApiError {

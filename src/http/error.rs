@@ -85,6 +85,13 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("the request could not be served in time")]
     Timeout,
+    /// Over the caller's budget of `class` (`reads` or `writes`); the window ends in `reset_secs`.
+    #[error("this caller has used its {limit} {class} a minute; try again in {reset_secs} s")]
+    RateLimited {
+        class: &'static str,
+        limit: u32,
+        reset_secs: u64,
+    },
     #[error("the auth service is unavailable; try again shortly")]
     AuthServiceUnavailable { retry_after_secs: u64 },
     #[error("the database is unavailable; try again shortly")]
@@ -120,6 +127,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout
             | ApiError::AuthServiceUnavailable { .. }
             | ApiError::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -141,6 +149,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Timeout => "request_timeout",
             ApiError::AuthServiceUnavailable { .. } => "auth_service_unavailable",
             ApiError::ServiceUnavailable => "service_unavailable",
@@ -193,6 +202,7 @@ impl IntoResponse for ApiError {
                 retry_after = Some(retry_after_secs);
             }
             ApiError::ServiceUnavailable | ApiError::Timeout => retry_after = Some(1),
+            ApiError::RateLimited { reset_secs, .. } => retry_after = Some(reset_secs),
             _ => {}
         }
         let body = serde_json::to_vec(&problem).unwrap_or_default();

@@ -35,6 +35,15 @@ pub const AUTH_BREAKER_STATE: &str = "auth_breaker_state";
 /// Read-cache lookups by `outcome` (`hit`, `miss`), and failed Redis calls of any kind (lookup, store,
 /// invalidation, `error`); emitted by the cache, Redis or in-process.
 pub const CACHE_REQUESTS_TOTAL: &str = "cache_requests_total";
+/// Requests answered 429 `rate_limited`, by `class` (`reads`, `writes`); emitted by `http::rate_limit`.
+pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
+/// Rate-limit checks counted in process because Redis failed or was resting after a failure; emitted by
+/// `rate_limit`.
+pub const RATE_LIMIT_FALLBACKS_TOTAL: &str = "rate_limit_fallbacks_total";
+/// Open client connections; emitted by `server`.
+pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
+/// Connections closed for missing a deadline, by `timeout` (`header_read`, `idle`, `send`); emitted by `server`.
+pub const HTTP_CONNECTION_TIMEOUTS_TOTAL: &str = "http_connection_timeouts_total";
 
 /// Latency buckets for a service whose requests take 1 ms to 1 s; the tail up to 10 s shows trouble.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -110,6 +119,19 @@ fn describe() {
     metrics::describe_counter!(
         CACHE_REQUESTS_TOTAL,
         "Read-cache lookups by outcome (hit|miss), and failed Redis calls (error)"
+    );
+    metrics::describe_counter!(
+        RATE_LIMITED_TOTAL,
+        "Requests refused 429 over their caller's budget, by class (reads|writes)"
+    );
+    metrics::describe_counter!(
+        RATE_LIMIT_FALLBACKS_TOTAL,
+        "Rate-limit checks counted in process because Redis was unavailable"
+    );
+    metrics::describe_gauge!(HTTP_CONNECTIONS_OPEN, "Open client connections");
+    metrics::describe_counter!(
+        HTTP_CONNECTION_TIMEOUTS_TOTAL,
+        "Client connections closed for missing a deadline, by timeout (header_read|idle|send)"
     );
 }
 

@@ -13,6 +13,7 @@ pub mod pages;
 pub mod preferences;
 pub mod privacy;
 pub mod profiles;
+pub mod rate_limit;
 pub mod respond;
 pub mod users;
 pub mod users_preferences;
@@ -58,7 +59,12 @@ pub fn router(state: AppState) -> Router {
     };
     let app = routes
         .fallback(error::route_not_found)
-        .method_not_allowed_fallback(error::method_not_allowed);
+        .method_not_allowed_fallback(error::method_not_allowed)
+        // Inside the request context, so a 429 is logged and counted like any answer.
+        .layer(tower::util::option_layer(
+            rate_limit::Limits::new(&state)
+                .map(|limits| axum::middleware::from_fn_with_state(limits, rate_limit::enforce)),
+        ));
     with_layers(app, &state.config).with_state(state)
 }
 

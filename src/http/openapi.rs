@@ -3,7 +3,8 @@
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        RefOr,
+        Object, Ref, RefOr, Type,
+        header::HeaderBuilder,
         response::ResponseBuilder,
         security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
     },
@@ -35,6 +36,7 @@ pub struct ApiDoc;
 /// The finished document: routes collected by the router plus the shared security and problem responses.
 pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     SecurityAndProblems.modify(&mut openapi);
+    add_rate_limited(&mut openapi);
     openapi
 }
 
@@ -102,6 +104,65 @@ impl Modify for SecurityAndProblems {
             }
         }
     }
+}
+
+/// Adds the 429 every `/api/` operation can give (probes and `/metrics` are not rate limited), described once
+/// under `components.responses` and referenced from each operation.
+fn add_rate_limited(openapi: &mut utoipa::openapi::OpenApi) {
+    let components = openapi.components.get_or_insert_with(Default::default);
+    components
+        .responses
+        .insert("RateLimited".into(), rate_limited());
+    for (path, item) in &mut openapi.paths.paths {
+        if !path.starts_with("/api/") {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for op in operations.into_iter().flatten() {
+            op.responses
+                .responses
+                .entry("429".into())
+                .or_insert_with(|| RefOr::Ref(Ref::from_response_name("RateLimited")));
+        }
+    }
+}
+
+fn rate_limited() -> RefOr<utoipa::openapi::Response> {
+    let mut response = ResponseBuilder::new().description(
+        "`rate_limited`: the caller has used its budget of reads or of writes for this minute \
+         (`RATE_LIMIT_*`); answers within the budget carry the `RateLimit-*` headers too",
+    );
+    for (name, description) in [
+        ("Retry-After", "Seconds until the caller's window ends"),
+        (
+            "RateLimit-Limit",
+            "Requests of this class (reads or writes) allowed per one-minute window",
+        ),
+        (
+            "RateLimit-Remaining",
+            "Requests left in the window (0 here)",
+        ),
+        (
+            "RateLimit-Reset",
+            "Seconds until the window ends and the budget is whole again",
+        ),
+    ] {
+        let header = HeaderBuilder::new()
+            .schema(Some(Object::with_type(Type::Integer)))
+            .description(Some(description))
+            .build();
+        response = response.header(name, header);
+    }
+    let body = utoipa::openapi::ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("ProblemDetails")))
+        .build();
+    RefOr::T(response.content("application/problem+json", body).build())
 }
 
 fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {

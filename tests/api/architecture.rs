@@ -109,6 +109,7 @@ fn each_layer_imports_only_the_layers_below_it() {
         ("domain", &["clock"]),
         ("db", &["config", "domain", "clock"]),
         ("cache", &["config"]),
+        ("rate_limit", &["config"]),
         ("auth", &["config", "domain", "clock", "request_id"]),
         ("state", &["auth", "cache", "config", "db"]),
         (

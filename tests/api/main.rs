@@ -12,6 +12,7 @@ mod exposure;
 mod health;
 mod hostile_input;
 mod input_properties;
+mod limits;
 mod openapi;
 mod operations;
 mod preferences;

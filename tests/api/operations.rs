@@ -316,7 +316,15 @@ async fn cors_answers_an_allowed_origin_and_exposes_the_api_headers() {
         Some(SHOP)
     );
     let exposed = response.header("access-control-expose-headers").unwrap();
-    for header in ["etag", "location", "x-request-id", "retry-after"] {
+    for header in [
+        "etag",
+        "location",
+        "x-request-id",
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+    ] {
         assert!(exposed.contains(header), "{exposed}");
     }
     let missing = app
