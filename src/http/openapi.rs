@@ -37,7 +37,63 @@ pub struct ApiDoc;
 pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     SecurityAndProblems.modify(&mut openapi);
     add_rate_limited(&mut openapi);
+    add_parameter_formats(&mut openapi);
     openapi
+}
+
+/// Cursors are what a page's `next_cursor` holds: base64url without padding (empty counts as absent).
+const CURSOR: &str = "^[A-Za-z0-9_-]*$";
+/// No text parameter may hold a control character or line separator (docs/input-rules.md).
+const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$";
+
+/// Writes the formats the handlers enforce on path and query parameters into the document, so that generated
+/// clients and requests know them: opaque cursors, the status filter, and text without control characters.
+/// (Headers keep their prose: a malformed `If-Match` is a documented 412, SPEC section 7.)
+fn add_parameter_formats(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Schema, path::ParameterIn, schema::SchemaType};
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        let parameters = operations
+            .into_iter()
+            .flatten()
+            .filter_map(|op| op.parameters.as_mut())
+            .flatten()
+            .filter_map(|p| match p {
+                RefOr::T(parameter) => Some(parameter),
+                RefOr::Ref(_) => None,
+            });
+        for parameter in parameters {
+            let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
+                continue;
+            };
+            let text = match &schema.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            let in_url = matches!(
+                parameter.parameter_in,
+                ParameterIn::Path | ParameterIn::Query
+            );
+            if !text || !in_url || schema.pattern.is_some() || schema.format.is_some() {
+                continue;
+            }
+            schema.pattern = Some(
+                match (&parameter.parameter_in, parameter.name.as_str()) {
+                    (ParameterIn::Query, "cursor") => CURSOR,
+                    (ParameterIn::Query, "status") => "^(active|suspended)?$",
+                    _ => NO_CONTROL_CHARACTERS,
+                }
+                .to_string(),
+            );
+        }
+    }
 }
 
 /// Adds the bearer scheme (required by default) and the problem responses shared by all operations.
@@ -68,42 +124,62 @@ impl Modify for SecurityAndProblems {
                 ("patch", item.patch.as_mut()),
                 ("delete", item.delete.as_mut()),
             ] {
-                let Some(op) = op else { continue };
-                let public = op
-                    .security
-                    .as_ref()
-                    .is_some_and(|s| s.iter().all(|r| r == &SecurityRequirement::default()));
-                let has_body = matches!(method, "put" | "post" | "patch");
-                let mut add = |status: &str, description: &str| {
-                    op.responses
-                        .responses
-                        .entry(status.to_string())
-                        .or_insert_with(|| problem(description));
-                };
-                if !public {
-                    add(
-                        "401",
-                        "`unauthorized` (no token), `invalid_token` or `token_expired`; with `WWW-Authenticate: Bearer`",
-                    );
-                    add("403", "`forbidden`: the token may not do this");
-                    add(
-                        "503",
-                        "`service_unavailable`, `request_timeout` or `auth_service_unavailable`; with `Retry-After`",
-                    );
+                if let Some(op) = op {
+                    add_problem_responses(method, op);
                 }
-                if has_body {
-                    add("400", "`malformed_json`: the body is not JSON");
-                    add("413", "`payload_too_large`: the body is over 64 KiB");
-                    add("415", "`unsupported_media_type`: the body is not JSON");
-                    add(
-                        "422",
-                        "`validation_failed`: `errors[]` names each bad or unknown field",
-                    );
-                }
-                add("500", "`internal_error`");
             }
         }
     }
+}
+
+/// The problem responses an operation can give besides its own: auth and availability for protected ones,
+/// body errors for writes, 422 for path and query values, and 500.
+fn add_problem_responses(method: &str, op: &mut utoipa::openapi::path::Operation) {
+    let public = op
+        .security
+        .as_ref()
+        .is_some_and(|s| s.iter().all(|r| r == &SecurityRequirement::default()));
+    let has_body = matches!(method, "put" | "post" | "patch");
+    // A path or query value can be refused too (a bad `limit`, or a control character).
+    let has_url_values = op.parameters.iter().flatten().any(|p| {
+        matches!(p, RefOr::T(p) if matches!(
+            p.parameter_in,
+            utoipa::openapi::path::ParameterIn::Path | utoipa::openapi::path::ParameterIn::Query
+        ))
+    });
+    let mut add = |status: &str, description: &str| {
+        op.responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| problem(description));
+    };
+    if !public {
+        add(
+            "401",
+            "`unauthorized` (no token), `invalid_token` or `token_expired`; with `WWW-Authenticate: Bearer`",
+        );
+        add("403", "`forbidden`: the token may not do this");
+        add(
+            "503",
+            "`service_unavailable`, `request_timeout` or `auth_service_unavailable`; with `Retry-After`",
+        );
+    }
+    if has_body {
+        add("400", "`malformed_json`: the body is not JSON");
+        add("413", "`payload_too_large`: the body is over 64 KiB");
+        add("415", "`unsupported_media_type`: the body is not JSON");
+        add(
+            "422",
+            "`validation_failed`: `errors[]` names each bad or unknown field",
+        );
+    }
+    if has_url_values {
+        add(
+            "422",
+            "`validation_failed`: `errors[]` names each bad path or query value",
+        );
+    }
+    add("500", "`internal_error`");
 }
 
 /// Adds the 429 every `/api/` operation can give (probes and `/metrics` are not rate limited), described once
