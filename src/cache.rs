@@ -5,18 +5,28 @@
 //! Staleness guard: each cached entry belongs to a per-key generation. Writers bump the generation and delete the
 //! entry after they commit; a reader stores what it read only if the generation it saw before reading the
 //! database is still current (one Lua script), so a slow reader can never put back a value older than a write.
+//! In Redis every key also carries the shared epoch (`ups:v1:epoch`): after any failed Redis call an instance
+//! skips Redis for a short back-off and, before it uses Redis again, moves the epoch past every value it has
+//! seen, so entries an invalidation may have missed (or a snapshot brought back) are never read again.
 
 use std::{
     collections::HashMap,
     hash::{BuildHasher, RandomState},
-    sync::{Arc, Mutex},
+    sync::{Arc, Mutex, Weak},
     time::{Duration, Instant},
 };
 
 use bytes::Bytes;
-use redis::{AsyncCommands, Script, aio::ConnectionManager};
+use redis::{Script, aio::ConnectionManager};
 
 use crate::config::Config;
+
+/// How long Redis is skipped after a failed call; then the next call (or the background probe) tries again.
+pub const REDIS_BACKOFF: Duration = Duration::from_secs(1);
+/// How often the background probe checks Redis (and whether it restarted).
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+const EPOCH_KEY: &str = "ups:v1:epoch";
+const PREFIX: &str = "ups:v1:";
 
 /// The cache: Redis, the in-process cache, or nothing (PostgreSQL without `REDIS_URL`).
 #[derive(Clone, Default)]
@@ -30,7 +40,29 @@ struct Redis {
     ttl_secs: u64,
     /// Longest a request waits for Redis before going to the database instead.
     timeout: Duration,
+    scripts: Scripts,
+    health: Mutex<Health>,
+}
+
+struct Scripts {
+    lookup: Script,
     store_if_current: Script,
+    invalidate: Script,
+    bump_epoch: Script,
+}
+
+/// What this instance knows of Redis.
+#[derive(Default)]
+struct Health {
+    /// The highest epoch seen; a smaller one in Redis (a snapshot restored) is never used.
+    floor: i64,
+    /// Failed Redis calls so far, and how many of them an epoch bump has covered.
+    failures: u64,
+    covered: u64,
+    /// Redis is skipped until then.
+    skip_until: Option<Instant>,
+    /// Redis's `run_id`: a new one means it restarted, maybe from an old snapshot.
+    run_id: Option<String>,
 }
 
 impl std::fmt::Debug for Cache {
@@ -59,8 +91,11 @@ enum Found {
 pub struct Ticket(TicketKind);
 
 enum TicketKind {
-    /// The key's generation in Redis.
-    Redis(Option<String>),
+    /// The epoch and the key's generation in Redis.
+    Redis {
+        epoch: i64,
+        generation: Option<String>,
+    },
     /// The shard's write count in the in-process cache.
     Local(u64),
 }
@@ -81,18 +116,18 @@ impl Cache {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
         let conn = ConnectionManager::new_lazy_with_config(client, manager_config)?;
-        let store_if_current = Script::new(
-            r"local g = redis.call('GET', KEYS[2]) or '0'
-              if g == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) return 1 end
-              return 0",
-        );
+        let redis = Arc::new(Redis {
+            conn,
+            ttl_secs: config.redis_cache_ttl.as_secs().max(1),
+            timeout: config.redis_timeout,
+            scripts: Scripts::new(),
+            health: Mutex::default(),
+        });
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(probe(Arc::downgrade(&redis)));
+        }
         Ok(Cache {
-            redis: Some(Arc::new(Redis {
-                conn,
-                ttl_secs: config.redis_cache_ttl.as_secs().max(1),
-                timeout: config.redis_timeout,
-                store_if_current,
-            })),
+            redis: Some(redis),
             local: None,
         })
     }
@@ -140,45 +175,58 @@ impl Cache {
             return Some(found);
         }
         let redis = self.redis.as_ref()?;
+        if !redis.usable().await {
+            return None;
+        }
         let mut conn = redis.conn.clone();
-        let keys = [entry_key(key), generation_key(key)];
-        let found: (Option<Vec<u8>>, Option<String>) =
-            within("lookup", redis.timeout, conn.mget(&keys)).await?;
-        let outcome = if found.0.is_some() { "hit" } else { "miss" };
+        let mut invocation = redis.scripts.lookup.key(EPOCH_KEY);
+        invocation.arg(redis.floor()).arg(PREFIX).arg(key);
+        let (epoch, value, generation): (i64, Option<Vec<u8>>, Option<String>) = redis
+            .within("lookup", redis.timeout, invocation.invoke_async(&mut conn))
+            .await?;
+        redis.saw(epoch);
+        let outcome = if value.is_some() { "hit" } else { "miss" };
         metrics::counter!("cache_requests_total", "outcome" => outcome).increment(1);
-        Some(match found {
-            (Some(value), _) => Found::Hit(Bytes::from(value)),
-            (None, generation) => Found::Miss(Ticket(TicketKind::Redis(generation))),
+        Some(match value {
+            Some(value) => Found::Hit(Bytes::from(value)),
+            None => Found::Miss(Ticket(TicketKind::Redis { epoch, generation })),
         })
     }
 
-    /// Stores `value` read from the database, unless a writer invalidated `key` since the lookup.
+    /// Stores `value` read from the database, unless a writer invalidated `key` (or the epoch moved) since the
+    /// lookup.
     async fn store(&self, key: &str, ticket: Ticket, value: &[u8]) {
-        let generation = match (ticket.0, &self.local) {
+        let (epoch, generation) = match (ticket.0, &self.local) {
             (TicketKind::Local(writes), Some(local)) => return local.store(key, writes, value),
-            (TicketKind::Redis(generation), _) => generation,
+            (TicketKind::Redis { epoch, generation }, _) => (epoch, generation),
             (TicketKind::Local(_), None) => return,
         };
         let Some(redis) = self.redis.as_ref() else {
             return;
         };
+        if !redis.usable().await {
+            return;
+        }
         let mut conn = redis.conn.clone();
-        let mut invocation = redis.store_if_current.prepare_invoke();
+        let mut invocation = redis.scripts.store_if_current.key(EPOCH_KEY);
         invocation
-            .key(entry_key(key))
-            .key(generation_key(key))
+            .arg(epoch)
+            .arg(PREFIX)
+            .arg(key)
             .arg(generation.unwrap_or_else(|| "0".into()))
             .arg(value)
             .arg(redis.ttl_secs);
-        within(
-            "store",
-            redis.timeout,
-            invocation.invoke_async::<i64>(&mut conn),
-        )
-        .await;
+        redis
+            .within(
+                "store",
+                redis.timeout,
+                invocation.invoke_async::<i64>(&mut conn),
+            )
+            .await;
     }
 
-    /// Drops the cached entries of `keys` after a committed write.
+    /// Drops the cached entries of `keys` after a committed write. While Redis is skipped nothing is sent: the
+    /// epoch moves before Redis is used again, which drops every entry at once.
     pub async fn invalidate(&self, keys: &[String]) {
         if let Some(local) = &self.local {
             local.invalidate(keys);
@@ -186,23 +234,27 @@ impl Cache {
         let Some(redis) = self.redis.as_ref() else {
             return;
         };
-        let mut pipe = redis::pipe();
-        pipe.atomic();
+        if keys.is_empty() || !redis.usable().await {
+            return;
+        }
+        let mut invocation = redis.scripts.invalidate.key(EPOCH_KEY);
+        // The generation outlives any entry, so a reader that saw the old one cannot store.
+        invocation
+            .arg(redis.floor())
+            .arg(PREFIX)
+            .arg(redis.ttl_secs * 4);
         for key in keys {
-            // The generation outlives any entry, so a reader that saw the old one cannot store.
-            pipe.incr(generation_key(key), 1).ignore();
-            pipe.expire(generation_key(key), (redis.ttl_secs * 4) as i64)
-                .ignore();
-            pipe.del(entry_key(key)).ignore();
+            invocation.arg(key);
         }
         let mut conn = redis.conn.clone();
-        // Invalidation gets a longer budget than reads: a missed one leaves a stale entry until its TTL.
-        within(
-            "invalidate",
-            redis.timeout * 10,
-            pipe.query_async::<()>(&mut conn),
-        )
-        .await;
+        // Invalidation gets a longer budget than reads; a failed one moves the epoch before the next use.
+        redis
+            .within(
+                "invalidate",
+                redis.timeout * 10,
+                invocation.invoke_async::<i64>(&mut conn),
+            )
+            .await;
     }
 
     /// Round trip for readiness; `None` when the cache is off.
@@ -218,28 +270,178 @@ impl Cache {
     }
 }
 
-/// Runs one Redis operation within `limit`; a failure is counted, logged and answered with `None`.
-async fn within<T>(
-    operation: &'static str,
-    limit: Duration,
-    op: impl std::future::Future<Output = redis::RedisResult<T>>,
-) -> Option<T> {
-    let error = match tokio::time::timeout(limit, op).await {
-        Ok(Ok(value)) => return Some(value),
-        Ok(Err(err)) => err.category().to_string(),
-        Err(_) => "timed out".to_string(),
-    };
-    metrics::counter!("cache_requests_total", "outcome" => "error").increment(1);
-    tracing::warn!(operation, error, "cache unavailable; using the database");
-    None
+impl Scripts {
+    fn new() -> Self {
+        // Keys are built from the epoch inside the scripts, so every call uses the current one atomically.
+        // (Fine on a single Redis; a Redis Cluster would need the keys declared.)
+        let epoch = r"local e = tonumber(redis.call('GET', KEYS[1]) or '0')
+              if e < tonumber(ARGV[1]) then e = tonumber(ARGV[1]) redis.call('SET', KEYS[1], e) end
+              local p = ARGV[2] .. string.format('%d', e) .. ':'";
+        Scripts {
+            lookup: Script::new(&format!(
+                r"{epoch}
+                  return {{e, redis.call('GET', p .. ARGV[3]), redis.call('GET', p .. 'gen:' .. ARGV[3])}}"
+            )),
+            store_if_current: Script::new(
+                r"local e = redis.call('GET', KEYS[1]) or '0'
+                  if e ~= ARGV[1] then return 0 end
+                  local p = ARGV[2] .. e .. ':'
+                  local g = redis.call('GET', p .. 'gen:' .. ARGV[3]) or '0'
+                  if g ~= ARGV[4] then return 0 end
+                  redis.call('SET', p .. ARGV[3], ARGV[5], 'EX', ARGV[6])
+                  return 1",
+            ),
+            invalidate: Script::new(&format!(
+                r"{epoch}
+                  for i = 4, #ARGV do
+                    redis.call('INCR', p .. 'gen:' .. ARGV[i])
+                    redis.call('EXPIRE', p .. 'gen:' .. ARGV[i], ARGV[3])
+                    redis.call('DEL', p .. ARGV[i])
+                  end
+                  return e"
+            )),
+            bump_epoch: Script::new(
+                r"local e = tonumber(redis.call('GET', KEYS[1]) or '0')
+                  if e < tonumber(ARGV[1]) then e = tonumber(ARGV[1]) end
+                  e = e + 1
+                  redis.call('SET', KEYS[1], e)
+                  return e",
+            ),
+        }
+    }
 }
 
-fn entry_key(key: &str) -> String {
-    format!("ups:v1:{key}")
+impl Redis {
+    fn health(&self) -> std::sync::MutexGuard<'_, Health> {
+        // A few plain values, always consistent: a panic elsewhere cannot corrupt them.
+        self.health
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn floor(&self) -> i64 {
+        self.health().floor
+    }
+
+    fn saw(&self, epoch: i64) {
+        let mut health = self.health();
+        health.floor = health.floor.max(epoch);
+    }
+
+    /// Whether Redis may be used now: not during the back-off after a failure, and only once the epoch has
+    /// moved past every failure (moved here when needed).
+    async fn usable(&self) -> bool {
+        let failures = {
+            let health = self.health();
+            if health.skip_until.is_some_and(|t| Instant::now() < t) {
+                metrics::counter!("cache_requests_total", "outcome" => "skipped").increment(1);
+                return false;
+            }
+            if health.failures == health.covered {
+                return true;
+            }
+            health.failures
+        };
+        self.bump_epoch(failures).await
+    }
+
+    /// Moves the shared epoch past every value this instance has seen, covering `failures` failed calls.
+    async fn bump_epoch(&self, failures: u64) -> bool {
+        let mut conn = self.conn.clone();
+        let mut invocation = self.scripts.bump_epoch.key(EPOCH_KEY);
+        invocation.arg(self.floor());
+        let Some(epoch) = self
+            .within(
+                "move the epoch",
+                self.timeout * 4,
+                invocation.invoke_async::<i64>(&mut conn),
+            )
+            .await
+        else {
+            return false;
+        };
+        let mut health = self.health();
+        health.floor = health.floor.max(epoch);
+        health.covered = health.covered.max(failures);
+        health.skip_until = None;
+        tracing::info!(
+            epoch,
+            "cache epoch moved; entries older than it are never read"
+        );
+        health.failures == health.covered
+    }
+
+    /// A failed call: skip Redis for the back-off, and move the epoch before the next use.
+    fn failed(&self) {
+        let mut health = self.health();
+        health.failures += 1;
+        health.skip_until = Some(Instant::now() + REDIS_BACKOFF);
+    }
+
+    /// Runs one Redis operation within `limit`; a failure is counted, logged, remembered and answered with
+    /// `None`.
+    async fn within<T>(
+        &self,
+        operation: &'static str,
+        limit: Duration,
+        op: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Option<T> {
+        let error = match tokio::time::timeout(limit, op).await {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(err)) => err.category().to_string(),
+            Err(_) => "timed out".to_string(),
+        };
+        self.failed();
+        metrics::counter!("cache_requests_total", "outcome" => "error").increment(1);
+        tracing::warn!(operation, error, "cache unavailable; using the database");
+        None
+    }
+
+    /// One background check: Redis's `run_id`, to learn of a restart (maybe from an old snapshot) that no
+    /// request noticed, and to end a back-off without a request paying for the trial.
+    async fn check(&self) {
+        let due = {
+            let health = self.health();
+            health.skip_until.is_none_or(|t| Instant::now() >= t)
+        };
+        if !due {
+            return;
+        }
+        let mut conn = self.conn.clone();
+        let mut command = redis::cmd("INFO");
+        command.arg("server");
+        let info = command.query_async::<String>(&mut conn);
+        let Some(info) = self.within("probe", self.timeout * 4, info).await else {
+            return;
+        };
+        let run_id = info
+            .lines()
+            .find_map(|line| line.strip_prefix("run_id:"))
+            .map(|id| id.trim().to_string());
+        let failures = {
+            let mut health = self.health();
+            if health.run_id.is_some() && run_id.is_some() && health.run_id != run_id {
+                tracing::warn!("Redis restarted; moving the cache epoch");
+                health.failures += 1;
+            }
+            health.run_id = run_id;
+            health.failures
+        };
+        if failures != self.health().covered {
+            self.bump_epoch(failures).await;
+        }
+    }
 }
 
-fn generation_key(key: &str) -> String {
-    format!("ups:v1:gen:{key}")
+/// Checks Redis every [`PROBE_INTERVAL`] while the cache lives.
+async fn probe(redis: Weak<Redis>) {
+    let mut every = tokio::time::interval(PROBE_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(redis) = redis.upgrade() else { return };
+        redis.check().await;
+    }
 }
 
 /// Cache key of a user's profile.

@@ -1,8 +1,11 @@
-//! Circuit breaker around the remote verification call: after enough consecutive failures it fails fast,
-//! then lets one trial call through to see whether the auth service is back.
+//! Circuit breaker around every call to the auth service (the JWKS fetch and the remote verification): after
+//! enough consecutive failures it fails fast, then lets one trial call through to see whether the service is back.
 
 use std::{
-    sync::Mutex,
+    sync::{
+        Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -49,6 +52,8 @@ pub struct CircuitBreaker {
     threshold: u32,
     reset: Duration,
     inner: Mutex<Inner>,
+    /// Whether any call let through has succeeded: until then readiness cannot say the service is up.
+    reached: AtomicBool,
 }
 
 /// The breaker refused the call; the caller may retry after this many seconds.
@@ -72,6 +77,7 @@ impl CircuitBreaker {
             threshold: threshold.max(1),
             reset,
             inner: Mutex::new(Inner::Closed { failures: 0 }),
+            reached: AtomicBool::new(false),
         };
         publish(BreakerState::Closed);
         breaker
@@ -86,6 +92,11 @@ impl CircuitBreaker {
         };
         publish(state);
         state
+    }
+
+    /// Whether the auth service has answered any call since start-up.
+    pub fn reached(&self) -> bool {
+        self.reached.load(Ordering::Relaxed)
     }
 
     /// Lets a call through, or refuses it while the breaker is open (or a half-open trial is under way).
@@ -144,6 +155,7 @@ impl Permit<'_> {
     /// The auth service answered (a verdict, valid or not).
     pub fn success(mut self) {
         self.reported = true;
+        self.breaker.reached.store(true, Ordering::Relaxed);
         let mut inner = self.breaker.lock();
         match *inner {
             Inner::HalfOpen { .. } if self.trial => {

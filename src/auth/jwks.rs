@@ -15,7 +15,7 @@ use jsonwebtoken::{
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::auth::fetch::read_body;
+use crate::auth::{breaker::CircuitBreaker, fetch::read_body};
 
 /// Least time between two refreshes caused by unknown `kid`s, and between attempts after a failed fetch.
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
@@ -64,6 +64,8 @@ pub struct Jwks {
     /// Held during a fetch, so concurrent callers wait for it instead of fetching again; holds the time of the
     /// last refresh caused by an unknown `kid`.
     refresh: tokio::sync::Mutex<Option<Instant>>,
+    /// The auth service's breaker, shared with remote verification: a hung service costs one timeout.
+    breaker: Arc<CircuitBreaker>,
 }
 
 impl std::fmt::Debug for Jwks {
@@ -76,10 +78,11 @@ impl std::fmt::Debug for Jwks {
 }
 
 impl Jwks {
-    pub fn new(url: Url, client: reqwest::Client) -> Self {
+    pub fn new(url: Url, client: reqwest::Client, breaker: Arc<CircuitBreaker>) -> Self {
         Jwks {
             url,
             client,
+            breaker,
             set: RwLock::new(KeySet::default()),
             refresh: tokio::sync::Mutex::new(None),
         }
@@ -191,7 +194,21 @@ impl Jwks {
         if reason == Reason::UnknownKid {
             *last_unknown_kid_refresh = Some(Instant::now());
         }
-        let result = self.fetch().await;
+        let result = match self.breaker.try_acquire() {
+            Ok(permit) => {
+                let result = self.fetch().await;
+                match &result {
+                    Ok(_) => permit.success(),
+                    Err(_) => {
+                        permit.failure();
+                    }
+                }
+                result
+            }
+            Err(_) => Err(anyhow::anyhow!(
+                "the auth service's circuit breaker is open"
+            )),
+        };
         let mut set = self
             .set
             .write()

@@ -4,10 +4,11 @@
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::{
     auth::{
-        breaker::BreakerState,
+        breaker::{BreakerState, CircuitBreaker},
         caller::{AuthError, Caller},
         fetch::http_client,
         jwks::{Jwks, Lookup, VerifyingKey},
@@ -69,6 +70,8 @@ pub struct TokenVerifier {
     max_token_bytes: usize,
     jwks: Option<Jwks>,
     remote: Option<RemoteVerifier>,
+    /// One breaker for every call to the auth service, JWKS and remote verification alike.
+    breaker: Option<Arc<CircuitBreaker>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -85,6 +88,12 @@ impl TokenVerifier {
     pub fn new(config: &Config) -> Self {
         let needs_http = config.jwt_jwks_url.is_some() || config.auth_service_url.is_some();
         let client = needs_http.then(|| http_client(config));
+        let breaker = needs_http.then(|| {
+            Arc::new(CircuitBreaker::new(
+                config.auth_breaker_failure_threshold,
+                config.auth_breaker_reset,
+            ))
+        });
         TokenVerifier {
             hs256: config
                 .jwt_secret
@@ -104,8 +113,12 @@ impl TokenVerifier {
                 .jwt_jwks_url
                 .clone()
                 .zip(client.clone())
-                .map(|(url, client)| Jwks::new(url, client)),
-            remote: client.and_then(|client| RemoteVerifier::new(config, client)),
+                .zip(breaker.clone())
+                .map(|((url, client), breaker)| Jwks::new(url, client, breaker)),
+            remote: client
+                .zip(breaker.clone())
+                .and_then(|(client, breaker)| RemoteVerifier::new(config, client, breaker)),
+            breaker,
         }
     }
 
@@ -122,9 +135,10 @@ impl TokenVerifier {
         result
     }
 
-    /// The remote verification breaker's state; `None` when no `AUTH_SERVICE_URL` is configured.
-    pub fn remote_breaker_state(&self) -> Option<BreakerState> {
-        self.remote.as_ref().map(RemoteVerifier::breaker_state)
+    /// The auth service's breaker state, and whether any call to the service has succeeded since start-up;
+    /// `None` when neither `JWT_JWKS_URL` nor `AUTH_SERVICE_URL` is configured.
+    pub fn auth_service_state(&self) -> Option<(BreakerState, bool)> {
+        self.breaker.as_ref().map(|b| (b.state(), b.reached()))
     }
 
     /// Loads the JWKS ahead of the first request; a failure is logged, never fatal.

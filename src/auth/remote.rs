@@ -3,7 +3,7 @@
 
 use std::{
     collections::HashMap,
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{
     auth::{
-        breaker::{BreakerState, CircuitBreaker},
+        breaker::CircuitBreaker,
         caller::{AuthError, Caller},
         fetch::read_body,
     },
@@ -41,7 +41,7 @@ struct Cached {
 pub struct RemoteVerifier {
     client: reqwest::Client,
     url: String,
-    breaker: CircuitBreaker,
+    breaker: Arc<CircuitBreaker>,
     cache: Mutex<HashMap<TokenHash, Cached>>,
 }
 
@@ -78,7 +78,11 @@ impl Words {
 
 impl RemoteVerifier {
     /// `None` when `AUTH_SERVICE_URL` is not set.
-    pub fn new(config: &Config, client: reqwest::Client) -> Option<Self> {
+    pub fn new(
+        config: &Config,
+        client: reqwest::Client,
+        breaker: Arc<CircuitBreaker>,
+    ) -> Option<Self> {
         let base = config.auth_service_url.as_ref()?;
         Some(RemoteVerifier {
             client,
@@ -87,16 +91,9 @@ impl RemoteVerifier {
                 base.as_str().trim_end_matches('/'),
                 config.auth_verify_path
             ),
-            breaker: CircuitBreaker::new(
-                config.auth_breaker_failure_threshold,
-                config.auth_breaker_reset,
-            ),
+            breaker,
             cache: Mutex::new(HashMap::new()),
         })
-    }
-
-    pub fn breaker_state(&self) -> BreakerState {
-        self.breaker.state()
     }
 
     /// A positive answer given for this token less than [`CACHE_TTL`] ago and before its expiry.

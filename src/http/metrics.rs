@@ -30,10 +30,12 @@ pub const DB_POOL_MAX_CONNECTIONS: &str = "db_pool_max_connections";
 /// its cache) and `outcome` (`ok`, `failed` for an invalid or expired token, `unavailable` when the verdict
 /// needed a service that did not answer); emitted by `auth/`.
 pub const AUTH_VERIFICATIONS_TOTAL: &str = "auth_verifications_total";
-/// The remote-verification circuit breaker: 0 closed, 1 half-open, 2 open; emitted by `auth/`.
+/// The auth service's circuit breaker (JWKS and remote verification): 0 closed, 1 half-open, 2 open; emitted by
+/// `auth/`, present (0) from start-up.
 pub const AUTH_BREAKER_STATE: &str = "auth_breaker_state";
-/// Read-cache lookups by `outcome` (`hit`, `miss`), and failed Redis calls of any kind (lookup, store,
-/// invalidation, `error`); emitted by the cache, Redis or in-process.
+/// Read-cache lookups by `outcome` (`hit`, `miss`), failed Redis calls of any kind (lookup, store,
+/// invalidation, `error`), and Redis calls skipped during the back-off after a failure (`skipped`); emitted by
+/// the cache, Redis or in-process.
 pub const CACHE_REQUESTS_TOTAL: &str = "cache_requests_total";
 /// Requests answered 429 `rate_limited`, by `class` (`reads`, `writes`); emitted by `http::rate_limit`.
 pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
@@ -73,6 +75,7 @@ pub fn handle() -> &'static PrometheusHandle {
             tracing::warn!("another metrics recorder is installed; /metrics will stay empty");
         }
         describe();
+        register_at_start_up();
         handle
     })
 }
@@ -118,7 +121,7 @@ fn describe() {
     );
     metrics::describe_counter!(
         CACHE_REQUESTS_TOTAL,
-        "Read-cache lookups by outcome (hit|miss), and failed Redis calls (error)"
+        "Read-cache lookups by outcome (hit|miss), failed Redis calls (error), Redis calls skipped after a failure (skipped)"
     );
     metrics::describe_counter!(
         RATE_LIMITED_TOTAL,
@@ -133,6 +136,20 @@ fn describe() {
         HTTP_CONNECTION_TIMEOUTS_TOTAL,
         "Client connections closed for missing a deadline, by timeout (header_read|idle|send)"
     );
+}
+
+/// Every auth, breaker and cache series at zero, so dashboards and alerts see them before first use.
+fn register_at_start_up() {
+    for method in ["local", "jwks", "remote", "cached"] {
+        for outcome in ["ok", "failed", "unavailable"] {
+            metrics::counter!(AUTH_VERIFICATIONS_TOTAL, "method" => method, "outcome" => outcome)
+                .increment(0);
+        }
+    }
+    metrics::gauge!(AUTH_BREAKER_STATE).set(0.0);
+    for outcome in ["hit", "miss", "error", "skipped"] {
+        metrics::counter!(CACHE_REQUESTS_TOTAL, "outcome" => outcome).increment(0);
+    }
 }
 
 /// The metric `method` label: the standard methods by name, anything else as `other` (labels stay bounded).

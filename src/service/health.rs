@@ -10,7 +10,7 @@ use crate::{db, state::AppState};
 /// One dependency's state.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DependencyCheck {
-    /// `up`, `down`, `degraded` or `disabled`.
+    /// `up`, `down`, `degraded`, `disabled`, or `unknown` (the auth service before any call has succeeded).
     #[schema(example = "up")]
     pub status: String,
     /// Whether readiness fails when this dependency is down.
@@ -60,7 +60,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
     let failed = checks.values().any(|c| c.required && c.status == "down");
     let degraded = checks
         .values()
-        .any(|c| c.status != "up" && c.status != "disabled");
+        .any(|c| !matches!(c.status.as_str(), "up" | "disabled" | "unknown"));
     let status = match (failed, degraded) {
         (true, _) => "unavailable",
         (false, true) => "degraded",
@@ -81,20 +81,21 @@ async fn check_database(pool: &db::Pool, required: bool) -> DependencyCheck {
     }
 }
 
-/// The remote verification fallback, judged by its circuit breaker (no call is made): optional, so an open
-/// breaker degrades readiness without failing it.
+/// The auth service (JWKS and remote verification), judged by its circuit breaker (no call is made): `unknown`
+/// until a call has succeeded, `degraded` while the breaker is not closed. Optional: never fails readiness.
 fn check_auth_service(state: &AppState) -> DependencyCheck {
     use crate::auth::breaker::BreakerState;
-    let breaker = state.verifier.remote_breaker_state();
+    let known = state.verifier.auth_service_state();
     DependencyCheck {
-        status: match breaker {
+        status: match known {
             None => "disabled",
-            Some(BreakerState::Closed) => "up",
-            Some(BreakerState::Open | BreakerState::HalfOpen) => "degraded",
+            Some((BreakerState::Open | BreakerState::HalfOpen, _)) => "degraded",
+            Some((BreakerState::Closed, false)) => "unknown",
+            Some((BreakerState::Closed, true)) => "up",
         }
         .to_string(),
         required: false,
         latency_ms: None,
-        detail: breaker.map(|b| b.as_str().to_string()),
+        detail: known.map(|(b, _)| b.as_str().to_string()),
     }
 }

@@ -272,7 +272,7 @@ async fn after_5_failures_the_breaker_fails_fast_then_half_opens_and_closes_on_s
     let token = remote_only_token("u1");
     assert_eq!(
         readiness(&app).await["checks"]["auth_service"]["status"],
-        "up"
+        "unknown"
     );
 
     for _ in 0..5 {
@@ -566,4 +566,83 @@ async fn issuer_and_audience_are_checked_on_jwks_and_remote_tokens_without_remot
         .await
         .assert_problem(404, "profile_not_found");
     assert_eq!(fake.verify_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_hung_jwks_costs_one_timeout_then_every_call_to_the_auth_service_fails_fast() {
+    let fake = FakeAuth::start(&["rsa-1"]).await;
+    fake.hang_jwks(Some(Duration::from_secs(2)));
+    fake.answer(Verify::Hang(Duration::from_secs(2)));
+    let app = app_for(&fake, &[("AUTH_BREAKER_FAILURE_THRESHOLD", "1")]).await;
+    let unknown_kid = sign(Algorithm::RS256, "rsa-2", Some("rsa-2"), &claims("u1"));
+
+    // The JWKS fetch waits its 300 ms timeout and opens the breaker, so the verify call is not even tried.
+    let started = Instant::now();
+    assert_unavailable(&app.get(ME, &unknown_kid).await);
+    let first = started.elapsed();
+    assert!(first >= Duration::from_millis(300), "first {first:?}");
+    assert!(
+        first < Duration::from_millis(600),
+        "one timeout, not two: {first:?}"
+    );
+    assert_eq!(fake.verify_calls(), 0);
+    assert_eq!(
+        readiness(&app).await["checks"]["auth_service"],
+        json!({"status": "degraded", "required": false, "detail": "open"})
+    );
+
+    // While the breaker is open, nothing waits and nothing is sent.
+    let started = Instant::now();
+    for _ in 0..5 {
+        assert_unavailable(&app.get(ME, &unknown_kid).await);
+        assert_unavailable(&app.get(ME, &remote_only_token("u1")).await);
+    }
+    let next_ten = started.elapsed();
+    assert!(
+        next_ten < Duration::from_millis(300),
+        "next ten {next_ten:?}"
+    );
+    assert_eq!(fake.jwks_calls(), 1);
+    assert_eq!(fake.verify_calls(), 0);
+}
+
+#[tokio::test]
+async fn readiness_reports_an_auth_service_never_reached_as_unknown_until_a_call_succeeds() {
+    let fake = FakeAuth::start(&["rsa-1"]).await;
+    let app = app_for(&fake, &[]).await;
+    let ready = readiness(&app).await;
+    assert_eq!(
+        ready["checks"]["auth_service"],
+        json!({"status": "unknown", "required": false, "detail": "closed"})
+    );
+    assert_eq!(ready["status"], "ready", "not knowing yet is not degraded");
+
+    let known = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &claims("u0"));
+    app.get(ME, &known)
+        .await
+        .assert_problem(404, "profile_not_found");
+    assert_eq!(
+        readiness(&app).await["checks"]["auth_service"]["status"],
+        "up",
+        "the JWKS fetch reached it"
+    );
+}
+
+#[tokio::test]
+async fn every_auth_breaker_and_cache_series_is_listed_before_any_request() {
+    let app = TestApp::spawn().await;
+    let metrics = app.request(Method::GET, "/metrics", None, None, &[]).await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    for series in [
+        r#"auth_verifications_total{method="local",outcome="ok"}"#,
+        r#"auth_verifications_total{method="jwks",outcome="unavailable"}"#,
+        r#"auth_verifications_total{method="remote",outcome="failed"}"#,
+        r#"auth_verifications_total{method="cached",outcome="ok"}"#,
+        "auth_breaker_state ",
+        r#"cache_requests_total{outcome="hit"}"#,
+        r#"cache_requests_total{outcome="error"}"#,
+        r#"cache_requests_total{outcome="skipped"}"#,
+    ] {
+        assert!(text.contains(series), "{series} missing from\n{text}");
+    }
 }

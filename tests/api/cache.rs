@@ -310,3 +310,158 @@ async fn without_redis_sqlite_serves_reads_from_the_in_process_cache_until_a_wri
     assert_eq!(fresh["locale"], "it-IT");
     assert_eq!(fresh["display_name"], "changed-directly");
 }
+
+/// A redis-server of the test's own, on its own port, persisting to a snapshot in its own directory (never the
+/// shared one: it is killed and restarted).
+struct ThrowawayRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl ThrowawayRedis {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = ThrowawayRedis {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts redis-server, which loads the snapshot `SAVE` left, and waits until it answers.
+    async fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dbfilename",
+                "dump.rdb",
+            ])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if self.command::<String>(&["PING"]).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the throwaway redis-server did not answer");
+    }
+
+    async fn command<T: redis::FromRedisValue>(&self, args: &[&str]) -> redis::RedisResult<T> {
+        let client = redis::Client::open(self.url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        let mut command = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            command.arg(*arg);
+        }
+        command.query_async(&mut conn).await
+    }
+
+    /// SIGKILL: nothing is saved on the way down.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for ThrowawayRedis {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+#[tokio::test]
+async fn a_redis_restarted_from_its_snapshot_never_serves_an_entry_a_failed_invalidation_missed() {
+    // TEST_REDIS_URL is only the signal that Redis tests run here; this one owns its redis-server.
+    if redis_url().is_none() {
+        return;
+    }
+    let mut redis = ThrowawayRedis::start().await;
+    let app =
+        TestApp::spawn_with(&[("REDIS_URL", &redis.url()), ("REDIS_TIMEOUT_MS", PATIENT)]).await;
+    let user = unique_user();
+    let token = app
+        .create_profile(&user, &format!("{user}@example.com"))
+        .await;
+    assert_eq!(app.get(ME, &token).await.json()["version"], 1);
+    // The cached profile is in the snapshot.
+    redis.command::<String>(&["SAVE"]).await.unwrap();
+
+    redis.kill();
+    let written = app
+        .patch_json(ME, &token, &json!({"display_name": "after-the-snapshot"}))
+        .await;
+    assert_eq!(written.status, StatusCode::OK, "a write needs no cache");
+    redis.restart().await;
+
+    // Every read from now on, during the back-off and after the cache is used again, is the new profile.
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(2500);
+    while std::time::Instant::now() < until {
+        let read = app.get(ME, &token).await.json();
+        assert_eq!(read["display_name"], "after-the-snapshot", "stale read");
+        assert_eq!(read["version"], 2);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Redis serves again, under an epoch the snapshot's entries do not belong to.
+    let epoch: i64 = redis.command(&["GET", "ups:v1:epoch"]).await.unwrap();
+    assert!(epoch >= 1, "epoch {epoch}");
+    let cached: Option<String> = redis
+        .command(&["GET", &format!("ups:v1:{epoch}:profile:{user}")])
+        .await
+        .unwrap();
+    assert!(
+        cached.is_some_and(|c| c.contains("after-the-snapshot")),
+        "the cache is filled again"
+    );
+}
+
+#[tokio::test]
+async fn while_redis_hangs_only_the_first_read_waits_for_its_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let url = format!("redis://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(&[("REDIS_URL", &url), ("REDIS_TIMEOUT_MS", "300")]).await;
+    let token = app.create_profile("u1", "u1@example.com").await;
+
+    let started = std::time::Instant::now();
+    assert_eq!(app.get(ME, &token).await.status, StatusCode::OK);
+    let first = started.elapsed();
+
+    // Within the back-off that follows, reads skip Redis instead of waiting for it again.
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        assert_eq!(app.get(ME, &token).await.status, StatusCode::OK);
+    }
+    let next_five = started.elapsed();
+    assert!(
+        next_five < std::time::Duration::from_millis(500),
+        "first read {first:?}, the next five {next_five:?}"
+    );
+}

@@ -1,5 +1,5 @@
-//! A fake auth service on a real socket: serves a JWKS and the verify endpoint, answers as told (200, 401,
-//! 403, 500, or hangs), can be stopped, and counts its calls. Also mints RS256/ES256 tokens with the fixed
+//! A fake auth service on a real socket: serves a JWKS (or hangs on it) and the verify endpoint, answers as told
+//! (200, 401, 403, 500, or hangs), can be stopped, and counts its calls. Also mints RS256/ES256 tokens with the fixed
 //! test keys under `tests/fixtures/`.
 
 use std::{
@@ -40,6 +40,8 @@ pub enum Verify {
 
 struct Shared {
     jwks: Mutex<Value>,
+    /// When set, the JWKS is served only after this long.
+    jwks_hang: Mutex<Option<Duration>>,
     verify: Mutex<Verify>,
     jwks_calls: AtomicUsize,
     verify_calls: AtomicUsize,
@@ -58,6 +60,7 @@ impl FakeAuth {
     pub async fn start(kids: &[&str]) -> Self {
         let shared = Arc::new(Shared {
             jwks: Mutex::new(jwks(kids)),
+            jwks_hang: Mutex::new(None),
             verify: Mutex::new(Verify::Unauthorized),
             jwks_calls: AtomicUsize::new(0),
             verify_calls: AtomicUsize::new(0),
@@ -103,6 +106,11 @@ impl FakeAuth {
         *self.shared.jwks.lock().unwrap() = jwks(kids);
     }
 
+    /// Serves the JWKS only after `delay` (longer than the client's timeout), or at once again with `None`.
+    pub fn hang_jwks(&self, delay: Option<Duration>) {
+        *self.shared.jwks_hang.lock().unwrap() = delay;
+    }
+
     pub fn answer(&self, verify: Verify) {
         *self.shared.verify.lock().unwrap() = verify;
     }
@@ -138,6 +146,10 @@ impl FakeAuth {
 
 async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Json<Value> {
     shared.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    let hang = *shared.jwks_hang.lock().unwrap();
+    if let Some(delay) = hang {
+        tokio::time::sleep(delay).await;
+    }
     Json(shared.jwks.lock().unwrap().clone())
 }
 
