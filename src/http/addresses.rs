@@ -67,7 +67,7 @@ async fn list_addresses(
                     ("Location" = String, description = "/api/v1/profiles/me/addresses/{id}"))),
         (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`: create your profile first", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "`address_limit_reached`: you have 50 addresses", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`address_limit_reached`: you have 50 addresses; `address_history_full`: your addresses hold 5000 revisions", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn create_address(
@@ -122,6 +122,7 @@ async fn get_address(
             headers(("ETag" = String))),
         (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found` or `address_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`address_history_full`: your addresses hold 5000 revisions (they can still be deleted)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -151,6 +152,7 @@ async fn replace_address(
             headers(("ETag" = String))),
         (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found` or `address_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`address_history_full`: your addresses hold 5000 revisions (they can still be deleted)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]

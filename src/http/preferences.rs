@@ -56,6 +56,7 @@ async fn get_preferences(
         (status = 200, description = "Stored (or unchanged)", body = Preferences, headers(("ETag" = String))),
         (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`consent_history_full`: 1000 consent records; opt-ins are refused, opt-outs still recorded", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -79,6 +80,7 @@ async fn put_preferences(
         (status = 200, description = "Stored (or unchanged)", body = Preferences, headers(("ETag" = String))),
         (status = 403, description = "`profile_suspended`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`consent_history_full`: 1000 consent records; opt-ins are refused, opt-outs still recorded", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]

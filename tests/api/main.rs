@@ -8,6 +8,7 @@ mod auth_remote;
 mod cache;
 mod conventions;
 mod health;
+mod limits;
 mod openapi;
 mod operations;
 mod preferences;
