@@ -60,6 +60,8 @@ pub struct Config {
     pub database_max_connections: Option<u32>,
     /// Apply pending migrations at start-up.
     pub run_migrations: bool,
+    /// Days audit events are kept; older ones are deleted hourly, in batches. `None` (0) keeps them forever.
+    pub audit_retention: Option<Duration>,
     /// HS256 key shared with the auth service.
     pub jwt_secret: Option<Secret>,
     /// JWKS endpoint of the auth service (RS256/ES256 keys).
@@ -117,6 +119,7 @@ struct Raw {
     database_read_url: Option<String>,
     database_max_connections: Option<String>,
     run_migrations: Option<String>,
+    audit_retention_days: Option<String>,
     jwt_secret: Option<String>,
     jwt_jwks_url: Option<String>,
     jwt_issuer: Option<String>,
@@ -190,6 +193,7 @@ impl Config {
         let app_env = parse_app_env(raw.app_env.as_deref())?;
         let data_dir = PathBuf::from(raw.data_dir.take().unwrap_or_else(|| "./data".into()));
         let database = DatabaseSettings::parse(&mut raw, &data_dir)?;
+        let audit_retention = parse_audit_retention(raw.audit_retention_days.take())?;
         let auth = AuthSettings::parse(&mut raw, app_env)?;
         let token_limits = TokenLimits::parse(&mut raw)?;
         let cache = CacheSettings::parse(&mut raw)?;
@@ -205,6 +209,7 @@ impl Config {
             database_read_url: database.read_url,
             database_max_connections: database.max_connections,
             run_migrations: database.run_migrations,
+            audit_retention,
             jwt_secret: auth.jwt_secret,
             jwt_jwks_url: auth.jwt_jwks_url,
             jwt_issuer: auth.jwt_issuer,
@@ -294,6 +299,18 @@ impl DatabaseSettings {
             run_migrations: parse_bool("RUN_MIGRATIONS", raw.run_migrations.as_deref(), true)?,
         })
     }
+}
+
+/// `AUDIT_RETENTION_DAYS`: how long audit events are kept (default 400 days; 0 keeps them forever).
+fn parse_audit_retention(value: Option<String>) -> Result<Option<Duration>, ConfigError> {
+    const MAX_DAYS: u64 = 36_500;
+    let days: u64 = parse_num("AUDIT_RETENTION_DAYS", value, 400)?;
+    if days > MAX_DAYS {
+        return Err(bad(format!(
+            "AUDIT_RETENTION_DAYS is at most {MAX_DAYS} (0 keeps events forever), not {days}"
+        )));
+    }
+    Ok((days > 0).then(|| Duration::from_secs(days * 86_400)))
 }
 
 /// The token verification area of [`Config`]: local keys and the remote auth service.
@@ -907,6 +924,22 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "configuration: RATE_LIMIT_CLIENT_IP_HEADER must be a header name, not `client ip`"
+        );
+    }
+
+    #[test]
+    fn audit_retention_defaults_to_400_days_and_zero_keeps_events_forever() {
+        let days = |n: u64| Some(Duration::from_secs(n * 86_400));
+        let default = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(default.audit_retention, days(400));
+        let set = Config::from_vars([("AUDIT_RETENTION_DAYS", "30")]).unwrap();
+        assert_eq!(set.audit_retention, days(30));
+        let forever = Config::from_vars([("AUDIT_RETENTION_DAYS", "0")]).unwrap();
+        assert_eq!(forever.audit_retention, None);
+        let err = Config::from_vars([("AUDIT_RETENTION_DAYS", "99999")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "configuration: AUDIT_RETENTION_DAYS is at most 36500 (0 keeps events forever), not 99999"
         );
     }
 

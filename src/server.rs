@@ -52,6 +52,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         db.migrate().await.context("migrations failed")?;
     }
     db.spawn_wal_checkpoints();
+    crate::db::audit::spawn_retention(&db, config.audit_retention);
     let addr = format!("{}:{}", config.host, config.port);
     let listener = TcpListener::bind(&addr)
         .await

@@ -136,6 +136,16 @@ pub async fn count_live(conn: impl Into<Conn<'_>>, user_id: &str) -> Result<i64,
         .await)
 }
 
+/// How many revisions the addresses of `user_id` hold, live and deleted; call after locking the profile so the
+/// answer holds until commit.
+pub async fn count_revisions(conn: impl Into<Conn<'_>>, user_id: &str) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT COUNT(*) FROM address_revisions WHERE user_id = $1";
+    with_conn!(conn, |c| sqlx::query_scalar::<_, i64>(SQL)
+        .bind(user_id)
+        .fetch_one(c)
+        .await)
+}
+
 /// The most recently created live address of `user_id`.
 pub async fn find_newest_live(
     conn: impl Into<Conn<'_>>,

@@ -1,14 +1,22 @@
 //! The `audit_events` table: written in the same transaction as the change it records.
 
+use std::time::Duration;
+
 use sqlx::{QueryBuilder, types::Json};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, Tx},
+    clock,
+    db::{Conn, Db, Tx},
     domain::audit::AuditEvent,
-    with_conn,
+    with_conn, with_pool,
 };
+
+/// How often the retention task looks for expired events.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// Events deleted per statement: each batch is its own short write, so other writers run in between.
+const RETENTION_BATCH: u32 = 1000;
 
 /// Appends one event to the audit trail.
 pub async fn record(tx: &mut Tx, event: &AuditEvent) -> Result<(), sqlx::Error> {
@@ -115,4 +123,75 @@ pub async fn list(
         sql.build_query_as::<Row>().fetch_all(c).await
     })?;
     Ok(rows.into_iter().map(AuditEvent::from).collect())
+}
+
+/// Deletes every event that occurred before `cutoff`, in batches of `batch` events, each its own short statement
+/// on the write pool (so a large backlog never holds the write lock for long); returns how many it deleted.
+pub async fn delete_before(
+    db: &Db,
+    cutoff: OffsetDateTime,
+    batch: u32,
+) -> Result<u64, sqlx::Error> {
+    let mut total = 0;
+    loop {
+        let deleted = delete_batch_before(&db.writer, cutoff, batch).await?;
+        total += deleted;
+        if deleted < u64::from(batch) {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Deletes up to `batch` of the oldest events that occurred before `cutoff`.
+async fn delete_batch_before(
+    conn: impl Into<Conn<'_>>,
+    cutoff: OffsetDateTime,
+    batch: u32,
+) -> Result<u64, sqlx::Error> {
+    // Ids are UUIDv7 minted with `occurred_at`: the id bound lets the primary key find the old events, and the
+    // time condition keeps the cut exact. SQLite compares its RFC 3339 text via julianday() (see `list`).
+    const POSTGRES: &str = "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events \
+         WHERE id < $1 AND occurred_at < $2 ORDER BY id LIMIT $3)";
+    const SQLITE: &str = "DELETE FROM audit_events WHERE id IN (SELECT id FROM audit_events \
+         WHERE id < $1 AND julianday(occurred_at) < julianday($2) ORDER BY id LIMIT $3)";
+    let conn = conn.into();
+    let sql = if conn.is_sqlite() { SQLITE } else { POSTGRES };
+    with_conn!(conn, |c| sqlx::query(sql)
+        .bind(first_id_at(cutoff))
+        .bind(cutoff)
+        .bind(i64::from(batch))
+        .execute(c)
+        .await
+        .map(|done| done.rows_affected()))
+}
+
+/// The smallest UUIDv7 of the millisecond `at`: every id minted earlier sorts before it.
+fn first_id_at(at: OffsetDateTime) -> Uuid {
+    let millis = u128::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    Uuid::from_u128((millis & 0xFFFF_FFFF_FFFF) << 80)
+}
+
+/// Deletes the events older than `retention` at start-up and then hourly, until the pools close.
+pub fn spawn_retention(db: &Db, retention: Option<Duration>) {
+    let Some(retention) = retention else {
+        return;
+    };
+    let db = db.clone();
+    let mut closed = with_pool!(&db.writer, |p| p.close_event());
+    let task = async move {
+        let mut tick = tokio::time::interval(RETENTION_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let cutoff = clock::now() - retention;
+            match delete_before(&db, cutoff, RETENTION_BATCH).await {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "expired audit events deleted"),
+                Err(err) => tracing::warn!(error = %err, "deleting expired audit events failed"),
+            }
+        }
+    };
+    // Stops when the pools close (`Db::close`), also in the middle of a wait or a batch.
+    tokio::spawn(async move { closed.do_until(task).await });
 }

@@ -1,20 +1,24 @@
 //! Reads that gather everything held about one user, for the privacy export and the admin view.
 
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
 use crate::{
     db::{
         Conn,
         addresses::{columns, select_revisions},
     },
-    domain::address::Address,
+    domain::{address::Address, privacy::AddressHistory},
     with_conn,
 };
 
-/// Every address of `user_id`, including deleted ones, each with all its revisions, as JSON objects:
-/// the address's current state plus `revisions: [...]`, oldest first.
+/// Every address of `user_id`, including deleted ones, each with all its revisions, oldest first: two queries
+/// whatever the number of addresses.
 pub async fn addresses_with_revisions(
     conn: impl Into<Conn<'_>>,
     user_id: &str,
-) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+) -> Result<Vec<AddressHistory>, sqlx::Error> {
     const ADDRESSES: &str = concat!(
         "SELECT ",
         columns!(),
@@ -33,14 +37,16 @@ pub async fn addresses_with_revisions(
         .bind(user_id)
         .fetch_all(c)
         .await)?;
+    // One pass groups the revisions by address.
+    let mut by_address: HashMap<Uuid, Vec<Address>> = HashMap::with_capacity(addresses.len());
+    for revision in revisions {
+        by_address.entry(revision.id).or_default().push(revision);
+    }
     Ok(addresses
         .into_iter()
-        .map(|address| {
-            let snapshots: Vec<&Address> =
-                revisions.iter().filter(|r| r.id == address.id).collect();
-            let mut value = serde_json::to_value(&address).unwrap_or_default();
-            value["revisions"] = serde_json::to_value(snapshots).unwrap_or_default();
-            value
+        .map(|address| AddressHistory {
+            revisions: by_address.remove(&address.id).unwrap_or_default(),
+            address,
         })
         .collect())
 }

@@ -81,6 +81,18 @@ pub async fn record_consents(
     Ok(())
 }
 
+/// How many consent records `user_id` has; writers call it after locking the profile row.
+pub async fn count_consent_records(
+    conn: impl Into<Conn<'_>>,
+    user_id: &str,
+) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT COUNT(*) FROM consent_records WHERE user_id = $1";
+    with_conn!(conn, |c| sqlx::query_scalar::<_, i64>(SQL)
+        .bind(user_id)
+        .fetch_one(c)
+        .await)
+}
+
 /// Every consent record of `user_id`, oldest first.
 pub async fn consent_records(
     conn: impl Into<Conn<'_>>,

@@ -16,6 +16,10 @@ use crate::domain::{
 /// Live addresses a user may have at once.
 pub const MAX_ADDRESSES_PER_USER: i64 = 50;
 
+/// Address revisions a user may accumulate, over all their live and deleted addresses, until erasure: revisions
+/// are pinned by orders and never pruned, so writes that add one are refused past this (docs/limits.md).
+pub const MAX_ADDRESS_REVISIONS_PER_USER: i64 = 5_000;
+
 /// An address as stored at one revision.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 #[schema(example = json!({

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::domain::{
+    address::Address,
     preferences::{ConsentRecord, Preferences},
     profile::Profile,
 };
@@ -24,7 +25,16 @@ pub struct ProfileExport {
     pub consent_records: Vec<ConsentRecord>,
     /// Every address, deleted ones included, each with all its revisions.
     #[schema(value_type = Vec<Object>)]
-    pub addresses: Vec<serde_json::Value>,
+    pub addresses: Vec<AddressHistory>,
+}
+
+/// An address as it is now (deleted or not), plus `revisions`: every revision it had, oldest first. Serialized
+/// straight into the response, so the largest export is never built as a JSON tree first.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AddressHistory {
+    #[serde(flatten)]
+    pub address: Address,
+    pub revisions: Vec<Address>,
 }
 
 /// What erasure keeps of a suspended user: the suspension, so the same `sub` cannot come back active by

@@ -69,7 +69,7 @@ async fn list_addresses(
                     ("Location" = String, description = "/api/v1/profiles/me/addresses/{id}"))),
         (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`: create your profile first", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "`address_limit_reached`: you have 50 addresses", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`address_limit_reached`: you have 50 addresses; `address_history_full`: your addresses hold 5000 revisions", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: the request has an `If-Match` (or a malformed `If-None-Match`)", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -127,6 +127,7 @@ async fn get_address(
             headers(("ETag" = String))),
         (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found` or `address_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`address_history_full`: your addresses hold 5000 revisions (they can still be deleted)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: `If-Match` names another revision or is malformed; `current_version` (an integer) and `ETag` tell the current revision", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -156,6 +157,7 @@ async fn replace_address(
             headers(("ETag" = String))),
         (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found` or `address_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`address_history_full`: your addresses hold 5000 revisions (they can still be deleted)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: `If-Match` names another revision or is malformed; `current_version` (an integer) and `ETag` tell the current revision", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]

@@ -57,6 +57,7 @@ async fn get_preferences(
         (status = 200, description = "Stored (or unchanged)", body = Preferences, headers(("ETag" = String))),
         (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`consent_history_full`: 1000 consent records; opt-ins are refused, opt-outs still recorded", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed, or `If-None-Match` holds (`*`: preferences were set); `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
@@ -80,6 +81,7 @@ async fn put_preferences(
         (status = 200, description = "Stored (or unchanged)", body = Preferences, headers(("ETag" = String))),
         (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "`consent_history_full`: 1000 consent records; opt-ins are refused, opt-outs still recorded", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]

@@ -65,6 +65,7 @@ pub async fn create(
     if count >= MAX_ADDRESSES_PER_USER {
         return Err(Error::ADDRESS_LIMIT_REACHED);
     }
+    require_history_room(&mut tx, user_id).await?;
     let first = count == 0;
     let defaults = resolve(
         &input,
@@ -134,6 +135,17 @@ pub(super) async fn require_profile(pool: &Pool, user_id: &str) -> Result<()> {
         .ok_or(Error::PROFILE_NOT_FOUND)
 }
 
+/// 409 `address_history_full` once `user_id`'s addresses hold the most revisions a user may keep (they are never
+/// pruned: orders read them). Only creates and edits ask: a delete always goes through, and so does the revision a
+/// default hand-over adds to another address, both bounded (docs/limits.md). Call under the profile lock.
+async fn require_history_room(tx: &mut Tx, user_id: &str) -> Result<()> {
+    use crate::domain::address::MAX_ADDRESS_REVISIONS_PER_USER;
+    if db::addresses::count_revisions(tx, user_id).await? >= MAX_ADDRESS_REVISIONS_PER_USER {
+        return Err(Error::ADDRESS_HISTORY_FULL);
+    }
+    Ok(())
+}
+
 /// Opens the write: locks the writable profile, finds the live address and checks the precondition on it.
 async fn lock_for_write(
     state: &AppState,
@@ -165,6 +177,7 @@ async fn save(
     if fields.is_empty() {
         return Ok(existing);
     }
+    require_history_room(&mut tx, &caller.user_id).await?;
     let now = clock::now();
     take_defaults(&mut tx, caller, existing.id, defaults, now).await?;
     let address = db::addresses::update(&mut tx, existing.id, &input, defaults, now).await?;

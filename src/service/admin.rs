@@ -34,7 +34,7 @@ pub struct AdminProfileView {
     pub preferences: Preferences,
     /// Every address, deleted ones included, each with all its revisions.
     #[schema(value_type = Vec<Object>)]
-    pub addresses: Vec<serde_json::Value>,
+    pub addresses: Vec<crate::domain::privacy::AddressHistory>,
 }
 
 /// Profiles whose email or name starts with `q` (case-insensitive) and whose status is `status`, by user id.

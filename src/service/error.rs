@@ -50,6 +50,16 @@ impl Error {
         code: "address_limit_reached",
         detail: "a user can have at most 50 addresses; delete one first",
     };
+    pub const ADDRESS_HISTORY_FULL: Error = Error::Conflict {
+        code: "address_history_full",
+        detail: "your addresses have 5000 revisions, kept for your orders until you erase your profile; \
+                 addresses can still be deleted, but not added or changed",
+    };
+    pub const CONSENT_HISTORY_FULL: Error = Error::Conflict {
+        code: "consent_history_full",
+        detail: "your preferences hold 1000 consent records, kept until you erase your profile; \
+                 opt-outs are still recorded, new opt-ins are not",
+    };
     pub const EMAIL_TAKEN: Error = Error::Conflict {
         code: "email_taken",
         detail: "another profile already uses this email address",

@@ -15,6 +15,10 @@ use crate::{
     state::AppState,
 };
 
+/// Consent records a user may accumulate until erasure. Past it a write that grants an opt-in is refused; a
+/// withdrawal is always recorded (each one follows a grant, so the records stay bounded; docs/limits.md).
+pub const MAX_CONSENT_RECORDS_PER_USER: i64 = 1_000;
+
 /// The caller's preferences; the documented defaults (version 0) until they set any.
 pub async fn get(state: &AppState, user_id: &str) -> Result<Preferences> {
     read(state.db.reader(), user_id).await
@@ -86,10 +90,16 @@ async fn store(
     if fields.is_empty() {
         return Ok(current);
     }
+    let consents = consent_changes(&current.settings, &settings);
+    if consents.iter().any(|c| c.granted)
+        && db::preferences::count_consent_records(&mut tx, &caller.user_id).await?
+            >= MAX_CONSENT_RECORDS_PER_USER
+    {
+        return Err(Error::CONSENT_HISTORY_FULL);
+    }
     let now = clock::now();
     let saved = db::preferences::save(&mut tx, &caller.user_id, &settings, now).await?;
     let event = audit_event(caller, "preferences.updated", &caller.user_id, fields);
-    let consents = consent_changes(&current.settings, &settings);
     let request_id = event.request_id.as_deref();
     db::preferences::record_consents(&mut tx, &caller.user_id, &consents, now, request_id).await?;
     db::audit::record(&mut tx, &event).await?;

@@ -7,6 +7,7 @@ mod auth;
 mod auth_remote;
 mod cache;
 mod conventions;
+mod data_limits;
 mod docs;
 mod exposure;
 mod health;
