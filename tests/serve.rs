@@ -502,3 +502,120 @@ fn beyond_the_connection_cap_a_new_connection_waits_until_one_closes() {
 
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 }
+
+/// One `PUT /api/v1/profiles/me` on a fresh connection: the status, or `None` when the server did not answer.
+fn put_profile(port: u16, token: &str, display_name: &str) -> Option<u16> {
+    let body =
+        format!(r#"{{"email":"{display_name}@example.com","display_name":"{display_name}"}}"#);
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "PUT /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let head = String::from_utf8_lossy(&raw);
+    head.get(9..12)?.parse().ok()
+}
+
+#[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the suite's own TEST_DATABASE_URL, not a service setting"
+)]
+fn a_server_killed_with_sigkill_under_concurrent_writes_keeps_every_acknowledged_write() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    };
+    // Both runs share one database and data directory.
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => postgres_schema_url(&url),
+        None => format!("sqlite:{}?mode=rwc", dir.path().join("crash.db").display()),
+    };
+    let data_dir = dir.path().display().to_string();
+    let vars = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("DATA_DIR", data_dir.as_str()),
+    ];
+    let mut server = Server::start(&vars);
+    let port = server.port;
+
+    // Eight writers, one user each, each counting up; `acked[w]` is the last number the server answered 2xx to.
+    let writers = 8;
+    let acked: Arc<Vec<AtomicU64>> = Arc::new((0..writers).map(|_| AtomicU64::new(0)).collect());
+    let total = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads: Vec<_> = (0..writers)
+        .map(|w| {
+            let (acked, total, stop) = (acked.clone(), total.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let token = token(&format!("crash-{w}"));
+                for n in 1.. {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    match put_profile(port, &token, &format!("w{w}n{n}")) {
+                        Some(200 | 201) => {
+                            acked[w].store(n, Ordering::SeqCst);
+                            total.fetch_add(1, Ordering::SeqCst);
+                        }
+                        Some(status) => panic!("writer {w}: status {status}"),
+                        None => break,
+                    }
+                }
+            })
+        })
+        .collect();
+
+    // Kill mid-load, once every writer has been acknowledged a few times.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while total.load(Ordering::SeqCst) < 400 || acked.iter().any(|a| a.load(Ordering::SeqCst) < 10)
+    {
+        assert!(Instant::now() < deadline, "the writers made no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for thread in threads {
+        thread.join().unwrap();
+    }
+
+    // The restarted server holds, for every user, the last acknowledged write or one after it (in flight at
+    // the kill), never an older one.
+    let server = Server::start(&vars);
+    for (w, acked) in acked.iter().enumerate() {
+        let acked = acked.load(Ordering::SeqCst);
+        let mut stream = server.connect().unwrap();
+        write!(
+            stream,
+            "GET /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+             Connection: close\r\n\r\n",
+            token(&format!("crash-{w}"))
+        )
+        .unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let (status, _, body) = parse_response(&raw);
+        assert_eq!(status, 200, "writer {w}");
+        let profile: Value = serde_json::from_slice(&body).unwrap();
+        let stored: u64 = profile["display_name"].as_str().unwrap()[format!("w{w}n").len()..]
+            .parse()
+            .unwrap();
+        assert!(
+            stored == acked || stored == acked + 1,
+            "writer {w}: acknowledged {acked}, stored {stored}"
+        );
+    }
+}
