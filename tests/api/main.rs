@@ -9,6 +9,7 @@ mod cache;
 mod conventions;
 mod docs;
 mod exposure;
+mod faults_sqlite;
 mod health;
 mod hostile_input;
 mod input_properties;
