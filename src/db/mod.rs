@@ -15,7 +15,7 @@ pub mod suspensions;
 use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::{
-    PgPool, SqlitePool,
+    Connection, PgPool, SqlitePool,
     postgres::{PgConnectOptions, PgPoolOptions},
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
@@ -203,6 +203,16 @@ impl Db {
         })
     }
 
+    /// Readiness of the write path: on SQLite, takes the write connection and the database's write lock
+    /// (`BEGIN IMMEDIATE`, then `ROLLBACK`), so a lock held by another process or a file that cannot be
+    /// written shows; on PostgreSQL, a round trip on the write pool.
+    pub async fn check_writer(&self) -> Result<(), sqlx::Error> {
+        match &self.writer {
+            Pool::Sqlite(pool) => pool.begin_with("BEGIN IMMEDIATE").await?.rollback().await,
+            Pool::Postgres(_) => ping(&self.writer).await,
+        }
+    }
+
     /// The primary database's read pool, for reads that must see the caller's own writes.
     pub fn reader(&self) -> &Pool {
         &self.reader
@@ -330,14 +340,24 @@ async fn connect_sqlite(url: &str, max: Option<u32>) -> Result<(Pool, Pool), sql
         }
         create_owner_only(options.get_filename())?;
     }
-    let writer = SqlitePoolOptions::new()
+    let mut writer = SqlitePoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_secs(10))
         // An in-memory database lives as long as its one connection.
         .idle_timeout(None)
-        .max_lifetime(None)
-        .connect_with(options.clone())
-        .await?;
+        .max_lifetime(None);
+    if !in_memory {
+        // A write connection still inside a transaction when it comes back (a COMMIT or ROLLBACK that failed,
+        // as on a full disk, leaves it there) would refuse every later `BEGIN`: it is closed instead, and the
+        // next write opens a fresh one. The ping first runs the rollback a dropped transaction queued.
+        writer = writer.after_release(|conn, _| {
+            Box::pin(async move {
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        });
+    }
+    let writer = writer.connect_with(options.clone()).await?;
     if in_memory {
         return Ok((Pool::Sqlite(writer.clone()), Pool::Sqlite(writer)));
     }

@@ -1,6 +1,8 @@
 //! `service::Error`: why a business operation did not happen. The transport maps each to its answer
 //! (`http::error` renders them as problem+json); the `code`s are SPEC's.
 
+use sqlx::error::DatabaseError;
+
 use crate::domain::{precondition::PreconditionFailed, validation::FieldError};
 
 /// Every way an operation of the service layer can fail.
@@ -86,9 +88,27 @@ impl From<sqlx::Error> for Error {
                 tracing::warn!(error = %err, "database unavailable");
                 Error::Unavailable
             }
+            sqlx::Error::Database(ref db_err) if is_sqlite_transient(db_err.as_ref()) => {
+                tracing::warn!(error = %err, "database cannot be written now");
+                Error::Unavailable
+            }
             other => Error::Internal(other.into()),
         }
     }
+}
+
+/// SQLite's verdicts that pass once an operator or another process acts: `SQLITE_BUSY` (5) and
+/// `SQLITE_LOCKED` (6), a lock held elsewhere; `SQLITE_READONLY` (8), a file or file system that cannot be
+/// written; `SQLITE_FULL` (13), a full disk. SQLite reports the extended result code, whose low byte is the
+/// primary one.
+fn is_sqlite_transient(err: &dyn DatabaseError) -> bool {
+    const BUSY: i32 = 5;
+    const LOCKED: i32 = 6;
+    const READONLY: i32 = 8;
+    const FULL: i32 = 13;
+    err.try_downcast_ref::<sqlx::sqlite::SqliteError>()
+        .and_then(|e| e.code()?.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, BUSY | LOCKED | READONLY | FULL))
 }
 
 impl From<Vec<FieldError>> for Error {

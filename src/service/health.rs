@@ -38,6 +38,9 @@ pub async fn readiness(state: &AppState) -> Readiness {
         "database".to_string(),
         check_database(state.db.reader(), true).await,
     );
+    if state.db.backend() == "sqlite" {
+        checks.insert("database_writer".to_string(), check_writer(&state.db).await);
+    }
     if state.db.has_replica() {
         checks.insert(
             "read_replica".to_string(),
@@ -78,6 +81,24 @@ async fn check_database(pool: &db::Pool, required: bool) -> DependencyCheck {
         required,
         latency_ms: Some((started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
         detail: None,
+    }
+}
+
+/// SQLite's one write connection and the file's write lock, within 1 s: `down` (and readiness 503) while
+/// another process holds the lock or the file cannot be written, with the reason in `detail`.
+async fn check_writer(db: &db::Db) -> DependencyCheck {
+    let started = Instant::now();
+    let result = tokio::time::timeout(std::time::Duration::from_secs(1), db.check_writer()).await;
+    let detail = match result {
+        Ok(Ok(())) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(_) => Some("the write lock was not granted within 1 s".to_string()),
+    };
+    DependencyCheck {
+        status: if detail.is_none() { "up" } else { "down" }.to_string(),
+        required: true,
+        latency_ms: Some((started.elapsed().as_secs_f64() * 1000.0 * 100.0).round() / 100.0),
+        detail,
     }
 }
 

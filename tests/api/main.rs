@@ -10,6 +10,7 @@ mod conventions;
 mod data_limits;
 mod docs;
 mod exposure;
+mod faults_sqlite;
 mod health;
 mod hostile_input;
 mod input_properties;
