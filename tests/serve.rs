@@ -23,6 +23,7 @@ struct Server {
     child: Child,
     port: u16,
     stdout: Receiver<String>,
+    database_url: String,
     /// Every stdout line read so far.
     seen: Vec<String>,
     _dir: tempfile::TempDir,
@@ -79,6 +80,7 @@ impl Server {
             child,
             port,
             stdout,
+            database_url,
             seen: Vec::new(),
             _dir: dir,
         };
@@ -394,4 +396,118 @@ fn a_client_whose_request_outlives_the_time_limit_receives_a_503_problem() {
         problem["request_id"],
         header(&head, "x-request-id").unwrap()
     );
+}
+
+/// Sends one request on a connection of its own and returns it, without waiting for the answer.
+fn send_put_profile(server: &Server, token: &str, body: &str) -> TcpStream {
+    let mut stream = server.connect().unwrap();
+    write!(
+        stream,
+        "PUT /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+}
+
+#[test]
+fn sigterm_with_a_write_stuck_on_a_row_lock_exits_0_within_the_shutdown_timeout() {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own TEST_DATABASE_URL, not a service setting"
+    )]
+    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        eprintln!(
+            "skipped: needs TEST_DATABASE_URL (a row lock held by another PostgreSQL session)"
+        );
+        return;
+    }
+    let mut server = Server::start(&[
+        ("SHUTDOWN_TIMEOUT_SECONDS", "2"),
+        ("REQUEST_TIMEOUT_SECONDS", "120"),
+    ]);
+    let token = token("stuck-u1");
+    let mut created = send_put_profile(
+        &server,
+        &token,
+        r#"{"email": "stuck@example.com", "display_name": "Before"}"#,
+    );
+    let mut raw = Vec::new();
+    created.read_to_end(&mut raw).unwrap();
+    assert_eq!(parse_response(&raw).0, 201);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut lock = runtime.block_on(async {
+        use sqlx::Connection;
+        let mut lock = sqlx::PgConnection::connect(&server.database_url)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN").execute(&mut lock).await.unwrap();
+        sqlx::query("SELECT 1 FROM profiles WHERE user_id = 'stuck-u1' FOR UPDATE")
+            .execute(&mut lock)
+            .await
+            .unwrap();
+        lock
+    });
+    let mut stuck = send_put_profile(
+        &server,
+        &token,
+        r#"{"email": "stuck@example.com", "display_name": "After"}"#,
+    );
+    runtime.block_on(wait_for_a_lock_wait(&mut lock));
+
+    let signalled = Instant::now();
+    server.send_signal("-TERM");
+    let exit = server.wait_for_exit(Duration::from_secs(4));
+    let took = signalled.elapsed();
+
+    assert!(exit.success(), "exit status {exit}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "exited {took:?} after SIGTERM"
+    );
+    server.wait_for_log("about abandoned connections", |l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("were abandoned"))
+    });
+    let mut answer = Vec::new();
+    let _ = stuck.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 2"),
+        "the stuck write was acknowledged"
+    );
+    let display_name: String = runtime.block_on(async {
+        sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+        sqlx::query_scalar("SELECT display_name FROM profiles WHERE user_id = 'stuck-u1'")
+            .fetch_one(&mut lock)
+            .await
+            .unwrap()
+    });
+    assert_eq!(display_name, "Before");
+}
+
+/// Polls (bounded) until a session of this database waits for a lock: the service's write is then stuck.
+async fn wait_for_a_lock_wait(conn: &mut sqlx::PgConnection) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the write did not reach the lock in 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

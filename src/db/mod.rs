@@ -287,16 +287,39 @@ impl Db {
 
     /// Closes every pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        for pool in [
+        for pool in self.pools() {
+            with_pool!(pool, |p| p.close().await);
+        }
+    }
+
+    /// Closes every pool, waiting at most `limit` for connections in use (a statement stuck on a lock can hold
+    /// one for ever). False when connections were still in use at the limit: they are abandoned, and the
+    /// database rolls back their transactions when the process exits and their sockets close.
+    pub async fn close_within(&self, limit: Duration) -> bool {
+        async fn close(pool: Option<&Pool>) {
+            if let Some(pool) = pool {
+                with_pool!(pool, |p| p.close().await);
+            }
+        }
+        // Together, so one stuck pool does not keep the others from closing their idle connections.
+        let all = async {
+            tokio::join!(
+                close(Some(&self.writer)),
+                close(Some(&self.reader)),
+                close(self.replica.as_ref())
+            )
+        };
+        tokio::time::timeout(limit, all).await.is_ok()
+    }
+
+    fn pools(&self) -> impl Iterator<Item = &Pool> {
+        [
             Some(&self.writer),
             Some(&self.reader),
             self.replica.as_ref(),
         ]
         .into_iter()
         .flatten()
-        {
-            with_pool!(pool, |p| p.close().await);
-        }
     }
 }
 
