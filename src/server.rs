@@ -28,6 +28,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         db.migrate().await.context("migrations failed")?;
     }
     db.spawn_wal_checkpoints();
+    db.spawn_availability_probe();
     let addr = format!("{}:{}", config.host, config.port);
     let listener = TcpListener::bind(&addr)
         .await

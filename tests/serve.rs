@@ -511,3 +511,123 @@ async fn wait_for_a_lock_wait(conn: &mut sqlx::PgConnection) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// The throwaway cluster of `.ci/pg-throwaway` (port 5435), stopped and started by the outage test; started
+/// again on drop, however the test ends.
+struct ThrowawayCluster;
+
+impl ThrowawayCluster {
+    const URL: &str = "postgres://postgres@127.0.0.1:5435/test";
+
+    fn run(action: &str) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg-throwaway");
+        let status = Command::new(script).arg(action).status().unwrap();
+        assert!(status.success(), ".ci/pg-throwaway {action}: {status}");
+    }
+}
+
+impl Drop for ThrowawayCluster {
+    fn drop(&mut self) {
+        Self::run("start");
+    }
+}
+
+/// One request on a connection of its own: its status, head and how long the answer took.
+fn timed_request(
+    server: &Server,
+    method: &str,
+    token: &str,
+    body: &str,
+) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let mut stream = server.connect().unwrap();
+    write!(
+        stream,
+        "{method} /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let (status, head, _) = parse_response(&raw);
+    (status, head, started.elapsed())
+}
+
+#[test]
+fn a_database_outage_is_answered_503_at_once_and_writes_resume_when_it_is_back() {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own gate, not a service setting"
+    )]
+    if std::env::var("TEST_PG_FAULTS").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: set TEST_PG_FAULTS=1 with `.ci/pg-throwaway start` (PostgreSQL on 5435) to run it"
+        );
+        return;
+    }
+    ThrowawayCluster::run("start");
+    let cluster = ThrowawayCluster;
+    let url = postgres_schema_url(ThrowawayCluster::URL);
+    let mut server = Server::start(&[("DATABASE_URL", &url)]);
+    let token = token("outage-u1");
+    let write =
+        |name: &str| format!(r#"{{"email": "outage@example.com", "display_name": "{name}"}}"#);
+    assert_eq!(
+        timed_request(&server, "PUT", &token, &write("Before")).0,
+        201
+    );
+
+    ThrowawayCluster::run("stop");
+    let down = Instant::now();
+    // The first requests may still wait for the pool; once the probe has seen the outage, none does.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, _, took) = timed_request(&server, "GET", &token, "");
+        if status == 503 && took < Duration::from_secs(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no fast 503 within 15 s of the outage"
+        );
+    }
+    let detected = down.elapsed();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let (status, head, took) = timed_request(&server, "PUT", &token, &write("During"));
+        assert_eq!(status, 503, "{head}");
+        assert_eq!(header(&head, "retry-after"), Some("1"), "{head}");
+        slowest = slowest.max(took);
+    }
+    let ready = server.try_get("/health/ready").unwrap();
+    let alive = server.try_get("/health").unwrap();
+
+    assert!(slowest < Duration::from_secs(1), "a 503 took {slowest:?}");
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(alive.starts_with("HTTP/1.1 200"), "{alive}");
+
+    ThrowawayCluster::run("start");
+    let back = Instant::now();
+    let deadline = back + Duration::from_secs(30);
+    while timed_request(&server, "PUT", &token, &write("After")).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "writes did not resume within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let recovered = back.elapsed();
+    eprintln!(
+        "outage: fast 503s {detected:?} after the stop, slowest of 20 {slowest:?}; writes resumed {recovered:?} after the start"
+    );
+    assert!(
+        server
+            .try_get("/health/ready")
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    server.send_signal("-TERM");
+    assert!(server.wait_for_exit(Duration::from_secs(30)).success());
+    drop(cluster);
+}

@@ -12,7 +12,15 @@ pub mod preferences;
 pub mod profiles;
 pub mod suspensions;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    path::Path,
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{
     PgPool, SqlitePool,
@@ -151,6 +159,8 @@ pub struct Db {
     writer: Pool,
     reader: Pool,
     replica: Option<Pool>,
+    /// Set while the primary is known not to answer (see [`Db::spawn_availability_probe`]).
+    down: Arc<AtomicBool>,
 }
 
 impl Db {
@@ -191,6 +201,7 @@ impl Db {
             writer,
             reader,
             replica,
+            down: Arc::default(),
         })
     }
 
@@ -271,6 +282,37 @@ impl Db {
                 if let Err(err) = result {
                     if !reader.is_closed() {
                         tracing::warn!(error = %err, "WAL checkpoint failed");
+                    }
+                }
+            }
+        });
+    }
+
+    /// True while the primary is known not to answer: requests that need it are then answered 503 at once
+    /// instead of each waiting for the pool's acquire timeout (5 s).
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
+    /// Asks the primary for a round trip every second (at most one second each) and keeps [`Db::is_down`]
+    /// up to date: set at the first failure, cleared at the first answer. Runs until the pools close.
+    pub fn spawn_availability_probe(&self) {
+        const EVERY: Duration = Duration::from_secs(1);
+        let (reader, down) = (self.reader.clone(), self.down.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !with_pool!(&reader, |p| p.is_closed()) {
+                tick.tick().await;
+                let answered =
+                    matches!(tokio::time::timeout(EVERY, ping(&reader)).await, Ok(Ok(())));
+                if down.swap(!answered, Ordering::Relaxed) == answered {
+                    if answered {
+                        tracing::info!("the database answers again");
+                    } else if !with_pool!(&reader, |p| p.is_closed()) {
+                        tracing::warn!(
+                            "the database does not answer; API requests get 503 until it does"
+                        );
                     }
                 }
             }

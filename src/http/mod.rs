@@ -58,7 +58,11 @@ pub fn router(state: AppState) -> Router {
     };
     let app = routes
         .fallback(error::route_not_found)
-        .method_not_allowed_fallback(error::method_not_allowed);
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.db.clone(),
+            middleware::database_gate,
+        ));
     with_layers(app, &state.config).with_state(state)
 }
 
