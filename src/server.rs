@@ -1,4 +1,5 @@
-//! Start-up and serving: connect, migrate, listen, and shut down gracefully on SIGTERM/SIGINT.
+//! Start-up and serving: connect, listen, migrate once the database answers (API requests get 503 until then,
+//! so the service starts while the database is down), and shut down gracefully on SIGTERM/SIGINT.
 //!
 //! On the signal the listener is closed at once (new connections are refused), requests in flight get the
 //! shutdown time (`SHUTDOWN_TIMEOUT_SECONDS`, 30 s) less one second to finish, idle keep-alive connections are
@@ -21,12 +22,11 @@ const CLOSE_RESERVE: Duration = Duration::from_secs(1);
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Handlers are registered before anything else, so a signal during start-up is a clean stop too.
     let shutdown = shutdown_signal().context("cannot listen for shutdown signals")?;
-    let db = Db::connect(&config)
+    let db = Db::connect_lazily(&config)
         .await
         .context("cannot connect to the database")?;
-    if config.run_migrations {
-        db.migrate().await.context("migrations failed")?;
-    }
+    db.set_starting(true);
+    let start_up = tokio::spawn(start_up(db.clone(), config.run_migrations));
     db.spawn_wal_checkpoints();
     db.spawn_availability_probe();
     let addr = format!("{}:{}", config.host, config.port);
@@ -55,7 +55,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         shutdown.await;
         let _ = deadline_tx.send(Some(Instant::now() + shutdown_timeout));
     });
-    drain_and_close(server, deadline_rx, &db, shutdown_timeout).await?;
+    let start_up_failed = async {
+        match start_up.await {
+            Ok(Err(err)) => err,
+            _ => std::future::pending().await,
+        }
+    };
+    drain_and_close(server, start_up_failed, deadline_rx, &db, shutdown_timeout).await?;
     tracing::info!("stopped");
     Ok(())
 }
@@ -66,6 +72,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 /// abandoned transaction when its connection closes with the process).
 async fn drain_and_close(
     server: impl IntoFuture<Output = std::io::Result<()>>,
+    start_up_failed: impl Future<Output = anyhow::Error>,
     mut deadline: watch::Receiver<Option<Instant>>,
     db: &Db,
     shutdown_timeout: Duration,
@@ -73,6 +80,7 @@ async fn drain_and_close(
     let reserve = CLOSE_RESERVE.min(shutdown_timeout / 2);
     tokio::select! {
         result = server.into_future() => result.context("server error")?,
+        err = start_up_failed => return Err(err),
         _ = async {
             let at = deadline.wait_for(Option::is_some).await.map(|at| *at);
             match at {
@@ -93,6 +101,43 @@ async fn drain_and_close(
         tracing::warn!("database connections still in use at the shutdown deadline were abandoned");
     }
     Ok(())
+}
+
+/// Waits for the database (retrying with back-off from 0.25 s up to 10 s while it cannot be reached) and
+/// runs the migrations when it first answers; API requests get 503 until then, `/health` answers 200 and
+/// `/health/ready` 503 while the database is down. Any other failure (a migration that fails) ends `serve`.
+async fn start_up(db: Db, run_migrations: bool) -> anyhow::Result<()> {
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let result = if run_migrations {
+            db.migrate().await
+        } else {
+            crate::db::ping(db.reader()).await.map_err(Into::into)
+        };
+        match result {
+            Ok(()) => break,
+            Err(sqlx::migrate::MigrateError::Execute(err)) if is_unreachable(&err) => {
+                tracing::warn!(error = %err, retry_in_ms = pause.as_millis(), "the database cannot be reached yet");
+            }
+            Err(err) => return Err(err).context("migrations failed"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+    db.set_starting(false);
+    tracing::info!("database reached; serving API requests");
+    Ok(())
+}
+
+/// True for the errors of a database that is down or not reachable (as opposed to one that refuses a query).
+fn is_unreachable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+    )
 }
 
 /// Resolves at the first SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is called, not

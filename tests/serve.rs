@@ -30,11 +30,17 @@ struct Server {
 }
 
 impl Server {
+    /// Starts the binary and waits until it is ready for traffic.
+    fn start(vars: &[(&str, &str)]) -> Server {
+        Self::launch(vars, "/health/ready")
+    }
+
+    /// Starts the binary and waits (bounded) until `probe` answers 200.
     #[allow(
         clippy::disallowed_methods,
         reason = "the suite's own TEST_DATABASE_URL, not a service setting"
     )]
-    fn start(vars: &[(&str, &str)]) -> Server {
+    fn launch(vars: &[(&str, &str)], probe: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let database_url = match std::env::var("TEST_DATABASE_URL")
@@ -84,23 +90,26 @@ impl Server {
             seen: Vec::new(),
             _dir: dir,
         };
-        server.wait_until_healthy();
+        server.wait_until_ok(probe);
         server
     }
 
-    /// Polls `GET /health` until it answers 200 (bounded).
-    fn wait_until_healthy(&mut self) {
+    /// Polls `GET {probe}` until it answers 200 (bounded).
+    fn wait_until_ok(&mut self, probe: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("the server exited during start-up: {status}");
             }
-            if let Ok(response) = self.try_get("/health") {
+            if let Ok(response) = self.try_get(probe) {
                 if response.starts_with("HTTP/1.1 200") {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "/health did not answer in 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "{probe} did not answer 200 in 60 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -512,12 +521,24 @@ async fn wait_for_a_lock_wait(conn: &mut sqlx::PgConnection) {
     }
 }
 
-/// The throwaway cluster of `.ci/pg-throwaway` (port 5435), stopped and started by the outage test; started
-/// again on drop, however the test ends.
-struct ThrowawayCluster;
+/// The throwaway cluster of `.ci/pg-throwaway` (port 5435), stopped and started by the fault tests: one test
+/// at a time holds it, and it is started again on drop, however the test ends.
+struct ThrowawayCluster(
+    #[allow(dead_code, reason = "held for its Drop")] std::sync::MutexGuard<'static, ()>,
+);
 
 impl ThrowawayCluster {
     const URL: &str = "postgres://postgres@127.0.0.1:5435/test";
+
+    /// Waits for the other fault tests to finish with the cluster, then starts it.
+    fn take() -> ThrowawayCluster {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let guard = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Self::run("start");
+        ThrowawayCluster(guard)
+    }
 
     fn run(action: &str) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg-throwaway");
@@ -566,8 +587,7 @@ fn a_database_outage_is_answered_503_at_once_and_writes_resume_when_it_is_back()
         );
         return;
     }
-    ThrowawayCluster::run("start");
-    let cluster = ThrowawayCluster;
+    let cluster = ThrowawayCluster::take();
     let url = postgres_schema_url(ThrowawayCluster::URL);
     let mut server = Server::start(&[("DATABASE_URL", &url)]);
     let token = token("outage-u1");
@@ -629,5 +649,54 @@ fn a_database_outage_is_answered_503_at_once_and_writes_resume_when_it_is_back()
     );
     server.send_signal("-TERM");
     assert!(server.wait_for_exit(Duration::from_secs(30)).success());
+    drop(cluster);
+}
+
+#[test]
+fn a_server_started_while_the_database_is_down_serves_once_it_comes_up() {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own gate, not a service setting"
+    )]
+    if std::env::var("TEST_PG_FAULTS").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: set TEST_PG_FAULTS=1 with `.ci/pg-throwaway start` (PostgreSQL on 5435) to run it"
+        );
+        return;
+    }
+    let cluster = ThrowawayCluster::take();
+    let url = postgres_schema_url(ThrowawayCluster::URL);
+    ThrowawayCluster::run("stop");
+
+    let server = Server::launch(&[("DATABASE_URL", &url)], "/health");
+    let token = token("late-u1");
+    let (status, head, took) = timed_request(&server, "GET", &token, "");
+    let ready = server.try_get("/health/ready").unwrap();
+
+    assert_eq!(status, 503, "{head}");
+    assert!(took < Duration::from_secs(1), "the 503 took {took:?}");
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+
+    ThrowawayCluster::run("start");
+    let back = Instant::now();
+    let body = r#"{"email": "late@example.com", "display_name": "Late"}"#;
+    let deadline = back + Duration::from_secs(30);
+    while timed_request(&server, "PUT", &token, body).0 != 201 {
+        assert!(
+            Instant::now() < deadline,
+            "no write within 30 s of the database starting"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "start-up while down: first write {:?} after the database started",
+        back.elapsed()
+    );
+    assert!(
+        server
+            .try_get("/health/ready")
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
     drop(cluster);
 }

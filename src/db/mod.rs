@@ -161,11 +161,23 @@ pub struct Db {
     replica: Option<Pool>,
     /// Set while the primary is known not to answer (see [`Db::spawn_availability_probe`]).
     down: Arc<AtomicBool>,
+    /// Set by [`Db::set_starting`] until the server's start-up (migrations) has reached the database.
+    starting: Arc<AtomicBool>,
 }
 
 impl Db {
     /// Opens the pools the configuration names.
     pub async fn connect(config: &Config) -> Result<Self, sqlx::Error> {
+        Self::open(config, false).await
+    }
+
+    /// Like [`Db::connect`], but PostgreSQL pools connect at first use, so this succeeds while the database
+    /// is down (the server then starts and waits for it; see `server::start_up`).
+    pub async fn connect_lazily(config: &Config) -> Result<Self, sqlx::Error> {
+        Self::open(config, true).await
+    }
+
+    async fn open(config: &Config, lazy: bool) -> Result<Self, sqlx::Error> {
         let url = config.database_url.expose();
         let (writer, reader) = if url.starts_with("sqlite:") {
             connect_sqlite(url, config.database_max_connections).await?
@@ -173,8 +185,8 @@ impl Db {
             // Writers get their own, smaller pool: a burst of writes queueing on a row lock can then never
             // take every connection away from reads.
             let readers = config.database_max_connections.unwrap_or(16);
-            let writer = connect_postgres(url, Some((readers / 2).max(2))).await?;
-            (writer, connect_postgres(url, Some(readers)).await?)
+            let writer = connect_postgres(url, (readers / 2).max(2), lazy).await?;
+            (writer, connect_postgres(url, readers, lazy).await?)
         };
         let replica = match &config.database_read_url {
             Some(url) if url.expose().starts_with("sqlite:") => Some(
@@ -202,6 +214,7 @@ impl Db {
             reader,
             replica,
             down: Arc::default(),
+            starting: Arc::default(),
         })
     }
 
@@ -291,7 +304,17 @@ impl Db {
     /// True while the primary is known not to answer: requests that need it are then answered 503 at once
     /// instead of each waiting for the pool's acquire timeout (5 s).
     pub fn is_down(&self) -> bool {
-        self.down.load(Ordering::Relaxed)
+        self.down.load(Ordering::Relaxed) || self.starting.load(Ordering::Relaxed)
+    }
+
+    /// True until the server's start-up has reached the database and run the migrations.
+    pub fn is_starting(&self) -> bool {
+        self.starting.load(Ordering::Relaxed)
+    }
+
+    /// Marks the start-up as pending (true) or done (false); [`Db::is_down`] holds while it is pending.
+    pub fn set_starting(&self, starting: bool) {
+        self.starting.store(starting, Ordering::Relaxed);
     }
 
     /// Asks the primary for a round trip every second (at most one second each) and keeps [`Db::is_down`]
@@ -428,14 +451,16 @@ fn create_owner_only(path: &Path) -> std::io::Result<()> {
     }
 }
 
-async fn connect_postgres(url: &str, max: Option<u32>) -> Result<Pool, sqlx::Error> {
+async fn connect_postgres(url: &str, max: u32, lazy: bool) -> Result<Pool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()
-        .max_connections(max.unwrap_or(16))
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await?;
-    Ok(Pool::Postgres(pool))
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5));
+    Ok(Pool::Postgres(if lazy {
+        pool.connect_lazy_with(options)
+    } else {
+        pool.connect_with(options).await?
+    }))
 }
 
 /// The replica is optional (SPEC section 6): its pool connects lazily, so the service starts while the replica
