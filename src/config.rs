@@ -100,6 +100,9 @@ pub struct Config {
     pub connections: ConnectionLimits,
     /// Per-caller request budgets (`RATE_LIMIT_*`).
     pub rate_limits: RateLimits,
+    /// After SIGTERM/SIGINT, the longest the process takes to exit: requests in flight finish, then the pools
+    /// close; whatever is still running at the end is abandoned.
+    pub shutdown_timeout: Duration,
     /// `pretty` or `json`.
     pub log_format: LogFormat,
     /// Where the development SQLite file and the generated development JWT secret live.
@@ -144,6 +147,7 @@ struct Raw {
     rate_limit_writes_per_minute: Option<String>,
     rate_limit_reads_per_minute: Option<String>,
     rate_limit_client_ip_header: Option<String>,
+    shutdown_timeout_seconds: Option<String>,
     log_format: Option<String>,
     data_dir: Option<String>,
     docs_enabled: Option<String>,
@@ -229,6 +233,7 @@ impl Config {
             request_timeout: http.request_timeout,
             connections,
             rate_limits,
+            shutdown_timeout: parse_shutdown_timeout(&mut raw)?,
             log_format,
             data_dir,
             docs_enabled: parse_bool("DOCS_ENABLED", raw.docs_enabled.as_deref(), true)?,
@@ -656,6 +661,16 @@ impl RateLimits {
     }
 }
 
+/// The shutdown area of [`Config`]: `SHUTDOWN_TIMEOUT_SECONDS`, at least 1 s, 30 s by default (SPEC section 6).
+fn parse_shutdown_timeout(raw: &mut Raw) -> Result<Duration, ConfigError> {
+    let seconds = parse_num(
+        "SHUTDOWN_TIMEOUT_SECONDS",
+        raw.shutdown_timeout_seconds.take(),
+        30,
+    )?;
+    Ok(Duration::from_secs(seconds.max(1)))
+}
+
 /// Comma-separated origins, each `scheme://host[:port]` with no path.
 fn parse_origins(value: &str) -> Result<Vec<String>, ConfigError> {
     value
@@ -731,6 +746,20 @@ fn check_database_url(name: &str, value: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shutdown_timeout_is_30_s_by_default_and_at_least_1_s() {
+        let default = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        let zero = Config::from_vars([("SHUTDOWN_TIMEOUT_SECONDS", "0")]).unwrap();
+        let bad = Config::from_vars([("SHUTDOWN_TIMEOUT_SECONDS", "soon")]).unwrap_err();
+
+        assert_eq!(default.shutdown_timeout, Duration::from_secs(30));
+        assert_eq!(zero.shutdown_timeout, Duration::from_secs(1));
+        assert_eq!(
+            bad.to_string(),
+            "configuration: SHUTDOWN_TIMEOUT_SECONDS must be a non-negative whole number, not `soon`"
+        );
+    }
 
     #[test]
     fn defaults_give_development_on_sqlite_under_data_dir() {

@@ -6,9 +6,13 @@
 //! the kernel drops new attempts). Waiting there rather than being closed at once serves a short burst late
 //! instead of failing it.
 //!
-//! On the signal the listener is closed at once (new connections are refused), requests in flight get up to
-//! 30 s to finish, idle keep-alive connections are closed, then the pools are closed and `serve` returns
-//! (the process exits 0).
+//! On the signal the listener is closed at once (new connections are refused), requests in flight get the
+//! shutdown time (`SHUTDOWN_TIMEOUT_SECONDS`, 30 s) less one second to finish, idle keep-alive connections are
+//! closed, then the pools get what is left to close, and `serve` returns (the process exits 0) within the
+//! shutdown time whatever the database does: a statement stuck on a lock is abandoned, not waited for.
+//!
+//! The service starts while the database is down: migrations run in the background once it answers, and API
+//! requests get 503 until then (`/health` 200, `/health/ready` 503).
 
 mod connection;
 
@@ -37,21 +41,21 @@ use crate::{
     state::AppState,
 };
 
-/// How long in-flight requests may run after a shutdown signal.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// The part of the shutdown time kept for closing the pools after requests in flight have had theirs.
+const CLOSE_RESERVE: Duration = Duration::from_secs(1);
 /// The shortest time between two warnings that the connection cap is reached.
 const CAP_WARNING_EVERY: Duration = Duration::from_secs(60);
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     // Handlers are registered before anything else, so a signal during start-up is a clean stop too.
     let shutdown = shutdown_signal().context("cannot listen for shutdown signals")?;
-    let db = Db::connect(&config)
+    let db = Db::connect_lazily(&config)
         .await
         .context("cannot connect to the database")?;
-    if config.run_migrations {
-        db.migrate().await.context("migrations failed")?;
-    }
+    db.set_starting(true);
+    let start_up = tokio::spawn(start_up(db.clone(), config.run_migrations));
     db.spawn_wal_checkpoints();
+    db.spawn_availability_probe();
     crate::db::audit::spawn_retention(&db, config.audit_retention);
     let addr = format!("{}:{}", config.host, config.port);
     let listener = TcpListener::bind(&addr)
@@ -63,7 +67,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         env = ?config.app_env,
         "serving; Swagger UI at /docs"
     );
-    let limits = config.connections;
+    let (limits, shutdown_timeout) = (config.connections, config.shutdown_timeout);
     let state = AppState::new(config, db.clone());
     // Load the JWKS early when configured; the auth service being down must not stop start-up.
     tokio::spawn({
@@ -74,16 +78,78 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     http::metrics::spawn_upkeep();
 
     let serving = Serving::new(app, limits);
-    accept_until(shutdown, listener, &serving).await;
-    tokio::select! {
-        () = serving.connections.shutdown() => {}
-        () = tokio::time::sleep(SHUTDOWN_GRACE) => {
-            tracing::warn!("in-flight requests did not finish within 30 s; stopping anyway");
+    let start_up_failed = async {
+        match start_up.await {
+            Ok(Err(err)) => err,
+            _ => std::future::pending().await,
         }
+    };
+    tokio::select! {
+        () = accept_until(shutdown, listener, &serving) => {}
+        err = start_up_failed => return Err(err),
     }
-    db.close().await;
+    drain_and_close(serving, &db, shutdown_timeout).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Lets requests in flight finish until one second before the shutdown deadline, then closes the pools until
+/// the deadline. Whatever is still running then is abandoned (logged as a warning): the exit is still 0, as SPEC
+/// section 6 asks, since the stop was requested and nothing acknowledged is lost (the database rolls back an
+/// abandoned transaction when its connection closes with the process).
+async fn drain_and_close(serving: Serving, db: &Db, shutdown_timeout: Duration) {
+    let deadline = Instant::now() + shutdown_timeout;
+    let reserve = CLOSE_RESERVE.min(shutdown_timeout / 2);
+    tokio::select! {
+        () = serving.connections.shutdown() => {}
+        () = tokio::time::sleep(shutdown_timeout - reserve) => tracing::warn!(
+            seconds = (shutdown_timeout - reserve).as_secs_f64(),
+            "in-flight requests did not finish in time; stopping anyway"
+        ),
+    }
+    if !db
+        .close_within(deadline.saturating_duration_since(Instant::now()))
+        .await
+    {
+        tracing::warn!("database connections still in use at the shutdown deadline were abandoned");
+    }
+}
+
+/// Waits for the database (retrying with back-off from 0.25 s up to 10 s while it cannot be reached) and
+/// runs the migrations when it first answers; API requests get 503 until then, `/health` answers 200 and
+/// `/health/ready` 503 while the database is down. Any other failure (a migration that fails) ends `serve`.
+async fn start_up(db: Db, run_migrations: bool) -> anyhow::Result<()> {
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let result = if run_migrations {
+            db.migrate().await
+        } else {
+            crate::db::ping(db.reader()).await.map_err(Into::into)
+        };
+        match result {
+            Ok(()) => break,
+            Err(sqlx::migrate::MigrateError::Execute(err)) if is_unreachable(&err) => {
+                tracing::warn!(error = %err, retry_in_ms = pause.as_millis(), "the database cannot be reached yet");
+            }
+            Err(err) => return Err(err).context("migrations failed"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+    db.set_starting(false);
+    tracing::info!("database reached; serving API requests");
+    Ok(())
+}
+
+/// True for the errors of a database that is down or not reachable (as opposed to one that refuses a query).
+fn is_unreachable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+    )
 }
 
 /// Serves each accepted connection on a task of its own until `shutdown` resolves, then returns, closing the

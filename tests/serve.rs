@@ -23,17 +23,24 @@ struct Server {
     child: Child,
     port: u16,
     stdout: Receiver<String>,
+    database_url: String,
     /// Every stdout line read so far.
     seen: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
+    /// Starts the binary and waits until it is ready for traffic.
+    fn start(vars: &[(&str, &str)]) -> Server {
+        Self::launch(vars, "/health/ready")
+    }
+
+    /// Starts the binary and waits (bounded) until `probe` answers 200.
     #[allow(
         clippy::disallowed_methods,
         reason = "the suite's own TEST_DATABASE_URL, not a service setting"
     )]
-    fn start(vars: &[(&str, &str)]) -> Server {
+    fn launch(vars: &[(&str, &str)], probe: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
         let database_url = match std::env::var("TEST_DATABASE_URL")
@@ -79,26 +86,30 @@ impl Server {
             child,
             port,
             stdout,
+            database_url,
             seen: Vec::new(),
             _dir: dir,
         };
-        server.wait_until_healthy();
+        server.wait_until_ok(probe);
         server
     }
 
-    /// Polls `GET /health` until it answers 200 (bounded).
-    fn wait_until_healthy(&mut self) {
+    /// Polls `GET {probe}` until it answers 200 (bounded).
+    fn wait_until_ok(&mut self, probe: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 panic!("the server exited during start-up: {status}");
             }
-            if let Ok(response) = self.try_get("/health") {
+            if let Ok(response) = self.try_get(probe) {
                 if response.starts_with("HTTP/1.1 200") {
                     return;
                 }
             }
-            assert!(Instant::now() < deadline, "/health did not answer in 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "{probe} did not answer 200 in 60 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -618,4 +629,298 @@ fn a_server_killed_with_sigkill_under_concurrent_writes_keeps_every_acknowledged
             "writer {w}: acknowledged {acked}, stored {stored}"
         );
     }
+}
+
+/// Sends one request on a connection of its own and returns it, without waiting for the answer.
+fn send_put_profile(server: &Server, token: &str, body: &str) -> TcpStream {
+    let mut stream = server.connect().unwrap();
+    write!(
+        stream,
+        "PUT /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    stream
+}
+
+#[test]
+fn sigterm_with_a_write_stuck_on_a_row_lock_exits_0_within_the_shutdown_timeout() {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own TEST_DATABASE_URL, not a service setting"
+    )]
+    if !std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        eprintln!(
+            "skipped: needs TEST_DATABASE_URL (a row lock held by another PostgreSQL session)"
+        );
+        return;
+    }
+    let mut server = Server::start(&[
+        ("SHUTDOWN_TIMEOUT_SECONDS", "2"),
+        ("REQUEST_TIMEOUT_SECONDS", "120"),
+    ]);
+    let token = token("stuck-u1");
+    let mut created = send_put_profile(
+        &server,
+        &token,
+        r#"{"email": "stuck@example.com", "display_name": "Before"}"#,
+    );
+    let mut raw = Vec::new();
+    created.read_to_end(&mut raw).unwrap();
+    assert_eq!(parse_response(&raw).0, 201);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut lock = runtime.block_on(async {
+        use sqlx::Connection;
+        let mut lock = sqlx::PgConnection::connect(&server.database_url)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN").execute(&mut lock).await.unwrap();
+        sqlx::query("SELECT 1 FROM profiles WHERE user_id = 'stuck-u1' FOR UPDATE")
+            .execute(&mut lock)
+            .await
+            .unwrap();
+        lock
+    });
+    let mut stuck = send_put_profile(
+        &server,
+        &token,
+        r#"{"email": "stuck@example.com", "display_name": "After"}"#,
+    );
+    runtime.block_on(wait_for_a_lock_wait(&mut lock));
+
+    let signalled = Instant::now();
+    server.send_signal("-TERM");
+    let exit = server.wait_for_exit(Duration::from_secs(4));
+    let took = signalled.elapsed();
+
+    assert!(exit.success(), "exit status {exit}");
+    assert!(
+        took < Duration::from_millis(3500),
+        "exited {took:?} after SIGTERM"
+    );
+    server.wait_for_log("about abandoned connections", |l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("were abandoned"))
+    });
+    let mut answer = Vec::new();
+    let _ = stuck.read_to_end(&mut answer);
+    assert!(
+        !answer.starts_with(b"HTTP/1.1 2"),
+        "the stuck write was acknowledged"
+    );
+    let display_name: String = runtime.block_on(async {
+        sqlx::query("ROLLBACK").execute(&mut lock).await.unwrap();
+        sqlx::query_scalar("SELECT display_name FROM profiles WHERE user_id = 'stuck-u1'")
+            .fetch_one(&mut lock)
+            .await
+            .unwrap()
+    });
+    assert_eq!(display_name, "Before");
+}
+
+/// Polls (bounded) until a session of this database waits for a lock: the service's write is then stuck.
+async fn wait_for_a_lock_wait(conn: &mut sqlx::PgConnection) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the write did not reach the lock in 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The throwaway cluster of `.ci/pg-throwaway` (port 5435), stopped and started by the fault tests: one test
+/// at a time holds it, and it is started again on drop, however the test ends.
+struct ThrowawayCluster(
+    #[allow(dead_code, reason = "held for its Drop")] std::sync::MutexGuard<'static, ()>,
+);
+
+impl ThrowawayCluster {
+    const URL: &str = "postgres://postgres@127.0.0.1:5435/test";
+
+    /// Waits for the other fault tests to finish with the cluster, then starts it.
+    fn take() -> ThrowawayCluster {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let guard = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Self::run("start");
+        ThrowawayCluster(guard)
+    }
+
+    fn run(action: &str) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/.ci/pg-throwaway");
+        let status = Command::new(script).arg(action).status().unwrap();
+        assert!(status.success(), ".ci/pg-throwaway {action}: {status}");
+    }
+}
+
+impl Drop for ThrowawayCluster {
+    fn drop(&mut self) {
+        Self::run("start");
+    }
+}
+
+/// One request on a connection of its own: its status, head and how long the answer took.
+fn timed_request(
+    server: &Server,
+    method: &str,
+    token: &str,
+    body: &str,
+) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let mut stream = server.connect().unwrap();
+    write!(
+        stream,
+        "{method} /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).unwrap();
+    let (status, head, _) = parse_response(&raw);
+    (status, head, started.elapsed())
+}
+
+#[test]
+fn a_database_outage_is_answered_503_at_once_and_writes_resume_when_it_is_back() {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own gate, not a service setting"
+    )]
+    if std::env::var("TEST_PG_FAULTS").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: set TEST_PG_FAULTS=1 with `.ci/pg-throwaway start` (PostgreSQL on 5435) to run it"
+        );
+        return;
+    }
+    let cluster = ThrowawayCluster::take();
+    let url = postgres_schema_url(ThrowawayCluster::URL);
+    let mut server = Server::start(&[("DATABASE_URL", &url)]);
+    let token = token("outage-u1");
+    let write =
+        |name: &str| format!(r#"{{"email": "outage@example.com", "display_name": "{name}"}}"#);
+    assert_eq!(
+        timed_request(&server, "PUT", &token, &write("Before")).0,
+        201
+    );
+
+    ThrowawayCluster::run("stop");
+    let down = Instant::now();
+    // The first requests may still wait for the pool; once the probe has seen the outage, none does.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, _, took) = timed_request(&server, "GET", &token, "");
+        if status == 503 && took < Duration::from_secs(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no fast 503 within 15 s of the outage"
+        );
+    }
+    let detected = down.elapsed();
+    let mut slowest = Duration::ZERO;
+    for _ in 0..20 {
+        let (status, head, took) = timed_request(&server, "PUT", &token, &write("During"));
+        assert_eq!(status, 503, "{head}");
+        assert_eq!(header(&head, "retry-after"), Some("1"), "{head}");
+        slowest = slowest.max(took);
+    }
+    let ready = server.try_get("/health/ready").unwrap();
+    let alive = server.try_get("/health").unwrap();
+
+    assert!(slowest < Duration::from_secs(1), "a 503 took {slowest:?}");
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(alive.starts_with("HTTP/1.1 200"), "{alive}");
+
+    ThrowawayCluster::run("start");
+    let back = Instant::now();
+    let deadline = back + Duration::from_secs(30);
+    while timed_request(&server, "PUT", &token, &write("After")).0 != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "writes did not resume within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let recovered = back.elapsed();
+    eprintln!(
+        "outage: fast 503s {detected:?} after the stop, slowest of 20 {slowest:?}; writes resumed {recovered:?} after the start"
+    );
+    assert!(
+        server
+            .try_get("/health/ready")
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    server.send_signal("-TERM");
+    assert!(server.wait_for_exit(Duration::from_secs(30)).success());
+    drop(cluster);
+}
+
+#[test]
+fn a_server_started_while_the_database_is_down_serves_once_it_comes_up() {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the suite's own gate, not a service setting"
+    )]
+    if std::env::var("TEST_PG_FAULTS").as_deref() != Ok("1") {
+        eprintln!(
+            "skipped: set TEST_PG_FAULTS=1 with `.ci/pg-throwaway start` (PostgreSQL on 5435) to run it"
+        );
+        return;
+    }
+    let cluster = ThrowawayCluster::take();
+    let url = postgres_schema_url(ThrowawayCluster::URL);
+    ThrowawayCluster::run("stop");
+
+    let server = Server::launch(&[("DATABASE_URL", &url)], "/health");
+    let token = token("late-u1");
+    let (status, head, took) = timed_request(&server, "GET", &token, "");
+    let ready = server.try_get("/health/ready").unwrap();
+
+    assert_eq!(status, 503, "{head}");
+    assert!(took < Duration::from_secs(1), "the 503 took {took:?}");
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+
+    ThrowawayCluster::run("start");
+    let back = Instant::now();
+    let body = r#"{"email": "late@example.com", "display_name": "Late"}"#;
+    let deadline = back + Duration::from_secs(30);
+    while timed_request(&server, "PUT", &token, body).0 != 201 {
+        assert!(
+            Instant::now() < deadline,
+            "no write within 30 s of the database starting"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "start-up while down: first write {:?} after the database started",
+        back.elapsed()
+    );
+    assert!(
+        server
+            .try_get("/health/ready")
+            .unwrap()
+            .starts_with("HTTP/1.1 200")
+    );
+    drop(cluster);
 }

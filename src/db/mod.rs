@@ -12,7 +12,15 @@ pub mod preferences;
 pub mod profiles;
 pub mod suspensions;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{
+    path::Path,
+    str::FromStr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use sqlx::{
     Connection, PgPool, SqlitePool,
@@ -151,11 +159,25 @@ pub struct Db {
     writer: Pool,
     reader: Pool,
     replica: Option<Pool>,
+    /// Set while the primary is known not to answer (see [`Db::spawn_availability_probe`]).
+    down: Arc<AtomicBool>,
+    /// Set by [`Db::set_starting`] until the server's start-up (migrations) has reached the database.
+    starting: Arc<AtomicBool>,
 }
 
 impl Db {
     /// Opens the pools the configuration names.
     pub async fn connect(config: &Config) -> Result<Self, sqlx::Error> {
+        Self::open(config, false).await
+    }
+
+    /// Like [`Db::connect`], but PostgreSQL pools connect at first use, so this succeeds while the database
+    /// is down (the server then starts and waits for it; see `server::start_up`).
+    pub async fn connect_lazily(config: &Config) -> Result<Self, sqlx::Error> {
+        Self::open(config, true).await
+    }
+
+    async fn open(config: &Config, lazy: bool) -> Result<Self, sqlx::Error> {
         let url = config.database_url.expose();
         let (writer, reader) = if url.starts_with("sqlite:") {
             connect_sqlite(url, config.database_max_connections).await?
@@ -163,8 +185,8 @@ impl Db {
             // Writers get their own, smaller pool: a burst of writes queueing on a row lock can then never
             // take every connection away from reads.
             let readers = config.database_max_connections.unwrap_or(16);
-            let writer = connect_postgres(url, Some((readers / 2).max(2))).await?;
-            (writer, connect_postgres(url, Some(readers)).await?)
+            let writer = connect_postgres(url, (readers / 2).max(2), lazy).await?;
+            (writer, connect_postgres(url, readers, lazy).await?)
         };
         let replica = match &config.database_read_url {
             Some(url) if url.expose().starts_with("sqlite:") => Some(
@@ -191,6 +213,8 @@ impl Db {
             writer,
             reader,
             replica,
+            down: Arc::default(),
+            starting: Arc::default(),
         })
     }
 
@@ -287,6 +311,47 @@ impl Db {
         });
     }
 
+    /// True while the primary is known not to answer: requests that need it are then answered 503 at once
+    /// instead of each waiting for the pool's acquire timeout (5 s).
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed) || self.starting.load(Ordering::Relaxed)
+    }
+
+    /// True until the server's start-up has reached the database and run the migrations.
+    pub fn is_starting(&self) -> bool {
+        self.starting.load(Ordering::Relaxed)
+    }
+
+    /// Marks the start-up as pending (true) or done (false); [`Db::is_down`] holds while it is pending.
+    pub fn set_starting(&self, starting: bool) {
+        self.starting.store(starting, Ordering::Relaxed);
+    }
+
+    /// Asks the primary for a round trip every second (at most one second each) and keeps [`Db::is_down`]
+    /// up to date: set at the first failure, cleared at the first answer. Runs until the pools close.
+    pub fn spawn_availability_probe(&self) {
+        const EVERY: Duration = Duration::from_secs(1);
+        let (reader, down) = (self.reader.clone(), self.down.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            while !with_pool!(&reader, |p| p.is_closed()) {
+                tick.tick().await;
+                let answered =
+                    matches!(tokio::time::timeout(EVERY, ping(&reader)).await, Ok(Ok(())));
+                if down.swap(!answered, Ordering::Relaxed) == answered {
+                    if answered {
+                        tracing::info!("the database answers again");
+                    } else if !with_pool!(&reader, |p| p.is_closed()) {
+                        tracing::warn!(
+                            "the database does not answer; API requests get 503 until it does"
+                        );
+                    }
+                }
+            }
+        });
+    }
+
     /// Applies pending migrations of this backend.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
         match &self.writer {
@@ -297,16 +362,39 @@ impl Db {
 
     /// Closes every pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
-        for pool in [
+        for pool in self.pools() {
+            with_pool!(pool, |p| p.close().await);
+        }
+    }
+
+    /// Closes every pool, waiting at most `limit` for connections in use (a statement stuck on a lock can hold
+    /// one for ever). False when connections were still in use at the limit: they are abandoned, and the
+    /// database rolls back their transactions when the process exits and their sockets close.
+    pub async fn close_within(&self, limit: Duration) -> bool {
+        async fn close(pool: Option<&Pool>) {
+            if let Some(pool) = pool {
+                with_pool!(pool, |p| p.close().await);
+            }
+        }
+        // Together, so one stuck pool does not keep the others from closing their idle connections.
+        let all = async {
+            tokio::join!(
+                close(Some(&self.writer)),
+                close(Some(&self.reader)),
+                close(self.replica.as_ref())
+            )
+        };
+        tokio::time::timeout(limit, all).await.is_ok()
+    }
+
+    fn pools(&self) -> impl Iterator<Item = &Pool> {
+        [
             Some(&self.writer),
             Some(&self.reader),
             self.replica.as_ref(),
         ]
         .into_iter()
         .flatten()
-        {
-            with_pool!(pool, |p| p.close().await);
-        }
     }
 }
 
@@ -383,14 +471,16 @@ fn create_owner_only(path: &Path) -> std::io::Result<()> {
     }
 }
 
-async fn connect_postgres(url: &str, max: Option<u32>) -> Result<Pool, sqlx::Error> {
+async fn connect_postgres(url: &str, max: u32, lazy: bool) -> Result<Pool, sqlx::Error> {
     let options = PgConnectOptions::from_str(url)?;
     let pool = PgPoolOptions::new()
-        .max_connections(max.unwrap_or(16))
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await?;
-    Ok(Pool::Postgres(pool))
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5));
+    Ok(Pool::Postgres(if lazy {
+        pool.connect_lazy_with(options)
+    } else {
+        pool.connect_with(options).await?
+    }))
 }
 
 /// The replica is optional (SPEC section 6): its pool connects lazily, so the service starts while the replica

@@ -166,3 +166,16 @@ pub fn compression() -> CompressionLayer<impl Predicate> {
             .and(has_no_etag),
     )
 }
+
+/// While the database is known to be down, API requests are answered 503 `service_unavailable` (with
+/// `Retry-After`) at once instead of each waiting for a pool connection; probes and metrics still answer.
+pub async fn database_gate(
+    State(db): State<crate::db::Db>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if db.is_down() && request.uri().path().starts_with("/api/") {
+        return crate::http::error::ApiError::ServiceUnavailable.into_response();
+    }
+    next.run(request).await
+}

@@ -64,6 +64,11 @@ pub fn router(state: AppState) -> Router {
         .layer(tower::util::option_layer(
             rate_limit::Limits::new(&state)
                 .map(|limits| axum::middleware::from_fn_with_state(limits, rate_limit::enforce)),
+        ))
+        // Outside the rate limit: while the database is known to be down, 503 at once, before any token is verified.
+        .layer(axum::middleware::from_fn_with_state(
+            state.db.clone(),
+            middleware::database_gate,
         ));
     with_layers(app, &state.config).with_state(state)
 }

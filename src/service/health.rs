@@ -34,10 +34,13 @@ pub struct Readiness {
 /// Checks every dependency: the database is required; the replica, cache and auth service only degrade.
 pub async fn readiness(state: &AppState) -> Readiness {
     let mut checks = BTreeMap::new();
-    checks.insert(
-        "database".to_string(),
-        check_database(state.db.reader(), true).await,
-    );
+    let mut database = check_database(state.db.reader(), true).await;
+    if state.db.is_starting() {
+        // The database may answer already while the migrations still run: not ready for traffic yet.
+        database.status = "down".to_string();
+        database.detail = Some("starting: waiting for the database and the migrations".to_string());
+    }
+    checks.insert("database".to_string(), database);
     if state.db.backend() == "sqlite" {
         checks.insert("database_writer".to_string(), check_writer(&state.db).await);
     }
