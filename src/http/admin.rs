@@ -224,6 +224,7 @@ async fn get_kept_suspension(
     State(state): State<AppState>,
 ) -> Result<axum::Json<KeptSuspension>, ApiError> {
     caller.require_admin()?;
+    check_user_id(&user_id)?;
     let kept = service::admin::kept_suspension(&state, &user_id).await?;
     Ok(axum::Json(kept))
 }
@@ -249,6 +250,7 @@ async fn lift_kept_suspension(
     State(state): State<AppState>,
 ) -> Result<StatusCode, ApiError> {
     caller.require_admin()?;
+    check_user_id(&user_id)?;
     service::admin::lift_kept_suspension(&state, &caller, &user_id, &pre).await?;
     Ok(StatusCode::NO_CONTENT)
 }

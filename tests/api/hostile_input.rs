@@ -331,6 +331,9 @@ async fn a_path_user_id_holding_a_control_or_invisible_character_is_422_naming_u
                 .await,
         );
         responses.push(app.delete(&profile, &admin).await);
+        let kept = format!("/api/v1/admin/kept-suspensions/{id}");
+        responses.push(app.get(&kept, &admin).await);
+        responses.push(app.delete(&kept, &admin).await);
 
         for response in responses {
             let errors = assert_422(&response);
