@@ -109,6 +109,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// Serve Swagger UI at `/docs` and the OpenAPI document at `/api-docs/openapi.json`.
     pub docs_enabled: bool,
+    /// The change feed: retention and the NATS JetStream relay (docs/events.md).
+    pub events: EventSettings,
 }
 
 /// The raw variables as strings; everything is parsed and checked in [`Config::from_raw`].
@@ -151,6 +153,10 @@ struct Raw {
     log_format: Option<String>,
     data_dir: Option<String>,
     docs_enabled: Option<String>,
+    events_retention_days: Option<String>,
+    nats_url: Option<String>,
+    nats_stream: Option<String>,
+    nats_subject_prefix: Option<String>,
 }
 
 /// A configuration problem, phrased as the one line the operator sees.
@@ -237,6 +243,7 @@ impl Config {
             log_format,
             data_dir,
             docs_enabled: parse_bool("DOCS_ENABLED", raw.docs_enabled.as_deref(), true)?,
+            events: EventSettings::parse(&mut raw)?,
         })
     }
 
@@ -316,6 +323,88 @@ fn parse_audit_retention(value: Option<String>) -> Result<Option<Duration>, Conf
         )));
     }
     Ok((days > 0).then(|| Duration::from_secs(days * 86_400)))
+}
+
+/// The change feed's settings (`EVENTS_RETENTION_DAYS`, `NATS_*`).
+#[derive(Debug, Clone)]
+pub struct EventSettings {
+    /// How long events stay in the feed; older ones are deleted in the background.
+    pub retention: Duration,
+    /// Where the relay publishes the events; `None` (no `NATS_URL`): no relay.
+    pub nats: Option<NatsSettings>,
+}
+
+/// The NATS JetStream relay's settings.
+#[derive(Debug, Clone)]
+pub struct NatsSettings {
+    /// `NATS_URL`, e.g. `nats://127.0.0.1:4222` (it may hold credentials).
+    pub url: Secret,
+    /// The JetStream stream the relay creates when missing.
+    pub stream: String,
+    /// Events are published on `{prefix}.{type}`, e.g. `user_profile.address.created`.
+    pub subject_prefix: String,
+}
+
+impl EventSettings {
+    fn parse(raw: &mut Raw) -> Result<Self, ConfigError> {
+        const MAX_DAYS: u64 = 3_650;
+        let days: u64 = parse_num("EVENTS_RETENTION_DAYS", raw.events_retention_days.take(), 7)?;
+        if !(1..=MAX_DAYS).contains(&days) {
+            return Err(bad(format!(
+                "EVENTS_RETENTION_DAYS is between 1 and {MAX_DAYS}, not {days}"
+            )));
+        }
+        let nats = match raw.nats_url.take() {
+            None => None,
+            Some(url) => Some(NatsSettings {
+                url: Secret::new(url),
+                stream: nats_name(
+                    "NATS_STREAM",
+                    raw.nats_stream.take(),
+                    "USER_PROFILE_EVENTS",
+                    false,
+                )?,
+                subject_prefix: nats_name(
+                    "NATS_SUBJECT_PREFIX",
+                    raw.nats_subject_prefix.take(),
+                    "user_profile",
+                    true,
+                )?,
+            }),
+        };
+        Ok(Self {
+            retention: Duration::from_secs(days * 86_400),
+            nats,
+        })
+    }
+}
+
+/// A stream name (letters, digits, `-`, `_`) or a subject prefix (the same, plus `.` between tokens).
+fn nats_name(
+    name: &str,
+    value: Option<String>,
+    default: &str,
+    dots: bool,
+) -> Result<String, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_string());
+    let token_ok = |t: &str| {
+        !t.is_empty()
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    let ok = if dots {
+        value.split('.').all(token_ok)
+    } else {
+        token_ok(&value)
+    };
+    if ok && value.len() <= 200 {
+        Ok(value)
+    } else {
+        Err(bad(format!(
+            "{name} holds letters, digits, `-` and `_`{}, not `{value}`",
+            if dots { " (tokens joined by `.`)" } else { "" }
+        )))
+    }
 }
 
 /// The token verification area of [`Config`]: local keys and the remote auth service.

@@ -11,6 +11,7 @@
 //! - `service`   business operations: one function per thing a caller does (transaction, rules, audit, cache)
 //! - `db`        storage on SQLite or PostgreSQL
 //! - `cache`     optional Redis read-through cache
+//! - `outbox`    the change feed's background work: positions, retention, the NATS JetStream relay
 //! - `rate_limit` per-caller request budgets, counted in Redis or in process
 //! - `auth`      who is calling: token verification and access policy
 //! - `http`      the router, extractors, middleware, errors and one module per resource
@@ -23,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod outbox;
 pub mod rate_limit;
 pub mod request_id;
 pub mod server;

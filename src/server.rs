@@ -69,6 +69,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     );
     let (limits, shutdown_timeout) = (config.connections, config.shutdown_timeout);
     let state = AppState::new(config, db.clone());
+    state.outbox.spawn(&db, &state.config.events);
     // Load the JWKS early when configured; the auth service being down must not stop start-up.
     tokio::spawn({
         let verifier = state.verifier.clone();

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::{auth::TokenVerifier, cache::Cache, config::Config, db::Db};
+use crate::{auth::TokenVerifier, cache::Cache, config::Config, db::Db, outbox::Outbox};
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -10,6 +10,8 @@ pub struct AppState {
     pub db: Db,
     pub verifier: Arc<TokenVerifier>,
     pub cache: Cache,
+    /// Wakes the change feed after writes; its head wakes long-polling readers.
+    pub outbox: Outbox,
 }
 
 impl AppState {
@@ -24,6 +26,7 @@ impl AppState {
             db,
             verifier,
             cache,
+            outbox: Outbox::default(),
         }
     }
 }

@@ -107,6 +107,20 @@ impl Caller {
         }
     }
 
+    /// The change feed (`/events`): role `service` or `admin`, or scope `events:read`.
+    pub fn require_event_reader(&self) -> Result<(), Denied> {
+        if self.has_role(Role::Service)
+            || self.has_role(Role::Admin)
+            || self.has_scope("events:read")
+        {
+            Ok(())
+        } else {
+            Err(Denied(
+                "the change feed needs role service or admin, or scope events:read",
+            ))
+        }
+    }
+
     /// The most privileged role, as recorded in the audit trail.
     pub fn primary_role(&self) -> &'static str {
         if self.has_role(Role::Admin) {

@@ -7,6 +7,7 @@
 
 pub mod addresses;
 pub mod audit;
+pub mod events;
 pub mod export;
 pub mod preferences;
 pub mod profiles;
@@ -315,6 +316,11 @@ impl Db {
     /// instead of each waiting for the pool's acquire timeout (5 s).
     pub fn is_down(&self) -> bool {
         self.down.load(Ordering::Relaxed) || self.starting.load(Ordering::Relaxed)
+    }
+
+    /// True once the pools are closed (at shutdown): background tasks stop then.
+    pub fn is_closed(&self) -> bool {
+        with_pool!(&self.writer, |p| p.is_closed())
     }
 
     /// True until the server's start-up has reached the database and run the migrations.

@@ -71,6 +71,11 @@ pub enum ApiError {
         code: &'static str,
         detail: &'static str,
     },
+    #[error("{detail}")]
+    Gone {
+        code: &'static str,
+        detail: &'static str,
+    },
     /// `current` is the resource's current version, absent when it does not exist.
     #[error(
         "the precondition does not hold: the resource is at another version (current_version), or If-Match is \
@@ -123,6 +128,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -143,7 +149,9 @@ impl ApiError {
             ApiError::TokenExpired => "token_expired",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::ProfileSuspended => "profile_suspended",
-            ApiError::NotFound { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::NotFound { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Gone { code, .. } => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -165,6 +173,7 @@ impl From<service::Error> for ApiError {
             Error::NotFound { code, detail } => ApiError::NotFound { code, detail },
             Error::ProfileSuspended => ApiError::ProfileSuspended,
             Error::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            Error::Gone { code, detail } => ApiError::Gone { code, detail },
             Error::PreconditionFailed { current } => ApiError::PreconditionFailed { current },
             Error::Validation(errors) => ApiError::Validation(errors),
             Error::Unavailable => ApiError::ServiceUnavailable,

@@ -273,25 +273,30 @@ impl PageParams {
     /// The decoded cursor, or a 422 when it was not made by this service (a cursor holding a control character
     /// never was, and its position must not reach the database).
     pub fn cursor<C: DeserializeOwned>(&self) -> Result<Option<C>, ApiError> {
-        use base64::Engine;
-        let Some(raw) = &self.cursor else {
-            return Ok(None);
-        };
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(raw)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
-            .filter(holds_no_control_character)
-            .and_then(|position| serde_json::from_value(position).ok())
-            .map(Some)
-            .ok_or_else(|| {
-                ApiError::validation(
-                    "cursor",
-                    "invalid_value",
-                    "cursor is not a cursor this service issued",
-                )
-            })
+        self.cursor
+            .as_deref()
+            .map(|raw| decode_cursor("cursor", raw))
+            .transpose()
     }
+}
+
+/// The position an opaque cursor (`pages::encode_cursor`) holds, or a 422 on `field` when this service did not
+/// make it.
+pub fn decode_cursor<C: DeserializeOwned>(field: &str, raw: &str) -> Result<C, ApiError> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .filter(holds_no_control_character)
+        .and_then(|position| serde_json::from_value(position).ok())
+        .ok_or_else(|| {
+            ApiError::validation(
+                field,
+                "invalid_value",
+                format!("{field} is not a cursor this service issued"),
+            )
+        })
 }
 
 /// Whether no string (or key) anywhere in a JSON value holds a control character.

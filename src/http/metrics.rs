@@ -47,6 +47,14 @@ pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
 /// Connections closed for missing a deadline, by `timeout` (`header_read`, `idle`, `send`); emitted by `server`.
 pub const HTTP_CONNECTION_TIMEOUTS_TOTAL: &str = "http_connection_timeouts_total";
 
+/// Change events the NATS relay has yet to publish (0 without a relay); emitted by `outbox`.
+pub const OUTBOX_PENDING: &str = crate::outbox::OUTBOX_PENDING;
+/// Age in seconds of the oldest change event the relay has yet to publish (0 when none waits).
+pub const OUTBOX_OLDEST_PENDING_SECONDS: &str = crate::outbox::OUTBOX_OLDEST_PENDING_SECONDS;
+/// Publishes to NATS JetStream by `outcome`: `ok`, `duplicate` (the server had it already: a publish repeated
+/// after a crash or a hand-over, dropped by `Nats-Msg-Id`), `error`; emitted by `outbox::relay`.
+pub const OUTBOX_PUBLISH_TOTAL: &str = crate::outbox::OUTBOX_PUBLISH_TOTAL;
+
 /// Latency buckets for a service whose requests take 1 ms to 1 s; the tail up to 10 s shows trouble.
 const LATENCY_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -132,6 +140,19 @@ fn describe() {
         "Rate-limit checks counted in process because Redis was unavailable"
     );
     metrics::describe_gauge!(HTTP_CONNECTIONS_OPEN, "Open client connections");
+    metrics::describe_gauge!(
+        OUTBOX_PENDING,
+        "Change events the NATS relay has yet to publish"
+    );
+    metrics::describe_gauge!(
+        OUTBOX_OLDEST_PENDING_SECONDS,
+        Unit::Seconds,
+        "Age of the oldest change event the NATS relay has yet to publish"
+    );
+    metrics::describe_counter!(
+        OUTBOX_PUBLISH_TOTAL,
+        "Change events published to NATS JetStream, by outcome (ok|duplicate|error)"
+    );
     metrics::describe_counter!(
         HTTP_CONNECTION_TIMEOUTS_TOTAL,
         "Client connections closed for missing a deadline, by timeout (header_read|idle|send)"
@@ -149,6 +170,11 @@ fn register_at_start_up() {
     metrics::gauge!(AUTH_BREAKER_STATE).set(0.0);
     for outcome in ["hit", "miss", "error", "skipped"] {
         metrics::counter!(CACHE_REQUESTS_TOTAL, "outcome" => outcome).increment(0);
+    }
+    metrics::gauge!(OUTBOX_PENDING).set(0.0);
+    metrics::gauge!(OUTBOX_OLDEST_PENDING_SECONDS).set(0.0);
+    for outcome in ["ok", "duplicate", "error"] {
+        metrics::counter!(OUTBOX_PUBLISH_TOTAL, "outcome" => outcome).increment(0);
     }
 }
 

@@ -4,6 +4,7 @@ pub mod addresses;
 pub mod admin;
 pub mod caller;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod metrics;
@@ -37,6 +38,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(privacy::routes())
         .merge(users_preferences::routes())
         .merge(admin::routes())
+        .merge(events::routes())
 }
 
 /// The OpenAPI document served at `/api-docs/openapi.json`.

@@ -27,6 +27,7 @@ use crate::http::error::{FieldError, ProblemDetails};
         (name = "service reads", description = "Other services read a user's data by `user_id` (role `service` or `admin`, the matching scope, or the user)"),
         (name = "preferences", description = "The caller's notification opt-ins, language, currency, cart and recommendation settings"),
         (name = "privacy", description = "Export of everything held about the caller (erasure is `DELETE /api/v1/profiles/me`)"),
+        (name = "events", description = "The change feed: what changed, for other services (docs/events.md); also delivered through NATS JetStream"),
         (name = "admin", description = "Support actions and the audit trail; role `admin` only"),
         (name = "operations", description = "Probes for operators"),
     )
@@ -86,7 +87,7 @@ fn add_parameter_formats(openapi: &mut utoipa::openapi::OpenApi) {
             }
             schema.pattern = Some(
                 match (&parameter.parameter_in, parameter.name.as_str()) {
-                    (ParameterIn::Query, "cursor") => CURSOR,
+                    (ParameterIn::Query, "cursor" | "after") => CURSOR,
                     (ParameterIn::Query, "status") => "^(active|suspended)?$",
                     _ => NO_CONTROL_CHARACTERS,
                 }

@@ -11,11 +11,12 @@ use crate::{
     domain::{
         address::{Address, AddressInput, Defaults, MAX_ADDRESSES_PER_USER, resolve_defaults},
         audit::changed_fields,
+        event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
         validation::FieldError,
     },
-    service::{Error, Page, Result, commit, lock_writable_profile, record},
+    service::{Error, Page, Result, commit, emit, lock_writable_profile, record},
     state::AppState,
 };
 
@@ -79,8 +80,17 @@ pub async fn create(
     let address = db::addresses::insert(&mut tx, user_id, id, &input, defaults, now).await?;
     let mut fields = changed_fields(&AddressInput::default(), &input.fields());
     fields.extend(Defaults::default().changed_fields(defaults));
+    let change = Change::new(
+        EventType::AddressCreated,
+        user_id,
+        &id,
+        address.revision,
+        fields.clone(),
+    );
+    emit(&mut tx, caller, change).await?;
+    emit_gained_defaults(&mut tx, caller, &address, Defaults::default()).await?;
     record(&mut tx, caller, "address.created", user_id, fields).await?;
-    commit(tx, &state.cache, &[cache::defaults_key(user_id)]).await?;
+    commit(tx, state, &[cache::defaults_key(user_id)]).await?;
     Ok(address)
 }
 
@@ -118,13 +128,21 @@ pub async fn delete(
 ) -> Result<()> {
     let (mut tx, existing) = lock_for_write(state, caller, id, pre).await?;
     let now = clock::now();
-    db::addresses::soft_delete(&mut tx, id, now).await?;
+    let deleted = db::addresses::soft_delete(&mut tx, id, now).await?;
+    let change = Change::new(
+        EventType::AddressDeleted,
+        &caller.user_id,
+        &id,
+        deleted.revision,
+        vec![],
+    );
+    emit(&mut tx, caller, change).await?;
     record(&mut tx, caller, "address.deleted", &caller.user_id, vec![]).await?;
     let lost = Defaults::of(&existing);
     if lost.any() {
         pass_defaults_to_newest(&mut tx, caller, lost, now).await?;
     }
-    commit(tx, &state.cache, &[cache::defaults_key(&caller.user_id)]).await
+    commit(tx, state, &[cache::defaults_key(&caller.user_id)]).await
 }
 
 /// 404 `profile_not_found` unless `user_id` has a profile.
@@ -181,8 +199,9 @@ async fn save(
     let now = clock::now();
     take_defaults(&mut tx, caller, existing.id, defaults, now).await?;
     let address = db::addresses::update(&mut tx, existing.id, &input, defaults, now).await?;
+    revised(&mut tx, caller, &address, before, fields.clone()).await?;
     record(&mut tx, caller, "address.updated", &caller.user_id, fields).await?;
-    commit(tx, &state.cache, &[cache::defaults_key(&caller.user_id)]).await?;
+    commit(tx, state, &[cache::defaults_key(&caller.user_id)]).await?;
     Ok(address)
 }
 
@@ -252,7 +271,55 @@ async fn set_defaults(
     after: Defaults,
     now: OffsetDateTime,
 ) -> Result<()> {
-    db::addresses::set_defaults(tx, address.id, after, now).await?;
+    let saved = db::addresses::set_defaults(tx, address.id, after, now).await?;
     let fields = Defaults::of(address).changed_fields(after);
+    revised(tx, caller, &saved, Defaults::of(address), fields.clone()).await?;
     record(tx, caller, "address.updated", &caller.user_id, fields).await
+}
+
+/// The events of a new revision of `address` (which held `before`): `address.revised`, and
+/// `address.defaults_changed` when it became a default.
+async fn revised(
+    tx: &mut Tx,
+    caller: &Caller,
+    address: &Address,
+    before: Defaults,
+    fields: Vec<String>,
+) -> Result<()> {
+    let change = Change::new(
+        EventType::AddressRevised,
+        &caller.user_id,
+        &address.id,
+        address.revision,
+        fields,
+    );
+    emit(tx, caller, change).await?;
+    emit_gained_defaults(tx, caller, address, before).await
+}
+
+/// `address.defaults_changed` for `address` when it holds a default it did not hold `before`: the event the
+/// order service follows to learn where a user's default moved.
+async fn emit_gained_defaults(
+    tx: &mut Tx,
+    caller: &Caller,
+    address: &Address,
+    before: Defaults,
+) -> Result<()> {
+    let now = Defaults::of(address);
+    let gained = Defaults {
+        shipping: now.shipping && !before.shipping,
+        billing: now.billing && !before.billing,
+    };
+    if !gained.any() {
+        return Ok(());
+    }
+    let fields = Defaults::default().changed_fields(gained);
+    let change = Change::new(
+        EventType::AddressDefaultsChanged,
+        &caller.user_id,
+        &address.id,
+        address.revision,
+        fields,
+    );
+    emit(tx, caller, change).await
 }

@@ -9,6 +9,7 @@ use crate::{
     cache, clock, db,
     domain::{
         audit::{AuditEvent, changed_fields},
+        event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
         preferences::Preferences,
@@ -16,7 +17,7 @@ use crate::{
         profile::{Profile, ProfileInput, ProfileSummary},
         validation::{FieldError, sorted},
     },
-    service::{Error, Page, Result, commit, error::ProfileWriteExt, record},
+    service::{Error, Page, Result, commit, emit, error::ProfileWriteExt, record},
     state::AppState,
 };
 
@@ -80,7 +81,7 @@ pub async fn view_profile(
         .unwrap_or_else(Preferences::defaults);
     let addresses = db::export::addresses_with_revisions(&mut tx, user_id).await?;
     record(&mut tx, caller, "profile.admin_viewed", user_id, vec![]).await?;
-    commit(tx, &state.cache, &[]).await?;
+    commit(tx, state, &[]).await?;
     Ok(AdminProfileView {
         profile,
         preferences,
@@ -122,17 +123,28 @@ pub async fn patch_profile(
             .await
             .on_unique_violation()?;
     if !fields.is_empty() {
+        let change = Change::new(
+            EventType::ProfileUpdated,
+            user_id,
+            user_id,
+            profile.version,
+            fields.clone(),
+        );
+        emit(&mut tx, caller, change).await?;
         record(&mut tx, caller, "profile.updated", user_id, fields).await?;
     }
     if let Some(status) = new_status {
-        let action = if status == "suspended" {
-            "profile.suspended"
+        let kind = if status == "suspended" {
+            EventType::ProfileSuspended
         } else {
-            "profile.reactivated"
+            EventType::ProfileReactivated
         };
-        record(&mut tx, caller, action, user_id, vec!["status".into()]).await?;
+        let fields = vec!["status".to_string()];
+        let change = Change::new(kind, user_id, user_id, profile.version, fields.clone());
+        emit(&mut tx, caller, change).await?;
+        record(&mut tx, caller, kind.as_str(), user_id, fields).await?;
     }
-    commit(tx, &state.cache, &[cache::profile_key(user_id)]).await?;
+    commit(tx, state, &[cache::profile_key(user_id)]).await?;
     Ok(profile)
 }
 
@@ -165,7 +177,7 @@ pub async fn lift_kept_suspension(
         vec!["status".into()],
     )
     .await?;
-    commit(tx, &state.cache, &[]).await
+    commit(tx, state, &[]).await
 }
 
 /// One page of the audit trail, oldest first.

@@ -20,6 +20,12 @@ pub enum Error {
         code: &'static str,
         detail: &'static str,
     },
+    /// What was asked for existed and is gone for good (410).
+    #[error("{detail}")]
+    Gone {
+        code: &'static str,
+        detail: &'static str,
+    },
     /// `current` is the resource's current version, absent when it does not exist.
     #[error("the resource does not match the request's precondition")]
     PreconditionFailed { current: Option<i64> },
@@ -47,6 +53,11 @@ impl Error {
     pub const KEPT_SUSPENSION_NOT_FOUND: Error = Error::NotFound {
         code: "kept_suspension_not_found",
         detail: "no suspension is kept for this user (one is kept only when a suspended profile is erased)",
+    };
+    pub const CURSOR_EXPIRED: Error = Error::Gone {
+        code: "cursor_expired",
+        detail: "the events after this cursor are past the feed's retention; start again without `after` \
+                 (from the oldest event kept) and reconcile from the API",
     };
     pub const ADDRESS_LIMIT_REACHED: Error = Error::Conflict {
         code: "address_limit_reached",

@@ -1,11 +1,13 @@
 //! Business operations: one module per resource, one function per thing a caller does. A write opens the
-//! transaction, applies the rules, records the audit event in the same transaction, commits, and then
-//! invalidates what the cache holds of it; a cached read goes through `Cache::read_through`. Handlers call
+//! transaction, applies the rules, records the audit event and appends its change events to the outbox in the
+//! same transaction, commits, and then invalidates what the cache holds of it and wakes the change feed; a
+//! cached read goes through `Cache::read_through`. Handlers call
 //! exactly one of these and never see SQL, transactions or cache keys; nothing here knows about HTTP.
 
 pub mod addresses;
 pub mod admin;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod preferences;
 pub mod privacy;
@@ -18,10 +20,15 @@ pub use error::Error;
 
 use crate::{
     auth::Caller,
-    cache::{Cache, Entry},
+    cache::Entry,
     clock,
     db::{self, Tx},
-    domain::{audit::AuditEvent, profile::Profile},
+    domain::{
+        audit::AuditEvent,
+        event::{ActorRole, Change, Event},
+        profile::Profile,
+    },
+    state::AppState,
 };
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -77,12 +84,27 @@ async fn record(
     Ok(db::audit::record(tx, &event).await?)
 }
 
+/// Appends, inside the write's transaction, the change event of `change` made by `caller` (docs/events.md):
+/// it commits or rolls back with the change itself.
+async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
+    let sequence = db::events::next_sequence(tx, &change.user_id).await?;
+    let event = Event::of(
+        change,
+        sequence,
+        clock::now(),
+        ActorRole::parse(caller.primary_role()),
+        crate::request_id::current(),
+    );
+    Ok(db::events::append(tx, &event).await?)
+}
+
 /// Commits a write, then drops what the cache holds of it (after the commit, so no reader can put back the
-/// state before it; see `cache`).
-async fn commit(tx: Tx, cache: &Cache, stale_keys: &[String]) -> Result<()> {
+/// state before it; see `cache`) and wakes the change feed for the events it wrote.
+async fn commit(tx: Tx, state: &AppState, stale_keys: &[String]) -> Result<()> {
     tx.commit().await?;
+    state.outbox.committed();
     if !stale_keys.is_empty() {
-        cache.invalidate(stale_keys).await;
+        state.cache.invalidate(stale_keys).await;
     }
     Ok(())
 }

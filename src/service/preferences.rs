@@ -7,11 +7,12 @@ use crate::{
     db::{self, Pool, Tx},
     domain::{
         audit::changed_fields,
+        event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
-        preferences::{PreferenceSettings, Preferences, consent_changes},
+        preferences::{ConsentChange, PreferenceSettings, Preferences, consent_changes},
     },
-    service::{Error, Result, audit_event, commit, lock_writable_profile},
+    service::{Error, Result, audit_event, commit, emit, lock_writable_profile},
     state::AppState,
 };
 
@@ -59,6 +60,41 @@ pub async fn patch(
     store(state, tx, caller, current, settings).await
 }
 
+/// The change events of a preferences write: `preferences.updated`, and `consent.changed` when an opt-in was
+/// granted or withdrawn.
+async fn emit_changes(
+    tx: &mut Tx,
+    caller: &Caller,
+    saved: &Preferences,
+    fields: &[String],
+    consents: &[ConsentChange],
+) -> Result<()> {
+    let user_id = &caller.user_id;
+    let updated = Change::new(
+        EventType::PreferencesUpdated,
+        user_id,
+        user_id,
+        saved.version,
+        fields.to_vec(),
+    );
+    emit(tx, caller, updated).await?;
+    if !consents.is_empty() {
+        let opt_ins = consents
+            .iter()
+            .map(|c| format!("notifications.{}.{}", c.channel, c.purpose))
+            .collect();
+        let change = Change::new(
+            EventType::ConsentChanged,
+            user_id,
+            user_id,
+            saved.version,
+            opt_ins,
+        );
+        emit(tx, caller, change).await?;
+    }
+    Ok(())
+}
+
 /// Locks the caller's profile (which serializes their preference writes), refuses suspended profiles and
 /// stale preconditions, and returns the current preferences.
 async fn current_for_write(
@@ -99,10 +135,11 @@ async fn store(
     }
     let now = clock::now();
     let saved = db::preferences::save(&mut tx, &caller.user_id, &settings, now).await?;
+    emit_changes(&mut tx, caller, &saved, &fields, &consents).await?;
     let event = audit_event(caller, "preferences.updated", &caller.user_id, fields);
     let request_id = event.request_id.as_deref();
     db::preferences::record_consents(&mut tx, &caller.user_id, &consents, now, request_id).await?;
     db::audit::record(&mut tx, &event).await?;
-    commit(tx, &state.cache, &[]).await?;
+    commit(tx, state, &[]).await?;
     Ok(saved)
 }

@@ -23,7 +23,7 @@ pub async fn export(state: &AppState, caller: &Caller) -> Result<ProfileExport> 
     let consent_records = db::preferences::consent_records(&mut tx, user_id).await?;
     let addresses = db::export::addresses_with_revisions(&mut tx, user_id).await?;
     record(&mut tx, caller, "profile.exported", user_id, vec![]).await?;
-    commit(tx, &state.cache, &[]).await?;
+    commit(tx, state, &[]).await?;
     Ok(ProfileExport {
         exported_at: clock::now(),
         profile,

@@ -7,11 +7,12 @@ use crate::{
     db::{self, Tx},
     domain::{
         audit::changed_fields,
+        event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
         profile::{Profile, ProfileInput},
     },
-    service::{Error, Result, commit, entry, error::ProfileWriteExt, record},
+    service::{Error, Result, commit, emit, entry, error::ProfileWriteExt, record},
     state::AppState,
 };
 
@@ -75,8 +76,17 @@ async fn create(
         .await
         .on_unique_violation()?;
     let fields = changed_fields(&ProfileInput::default(), &input);
-    record(&mut tx, caller, "profile.created", &caller.user_id, fields).await?;
-    commit(tx, &state.cache, &[cache::profile_key(&caller.user_id)]).await?;
+    let user_id = &caller.user_id;
+    let change = Change::new(
+        EventType::ProfileCreated,
+        user_id,
+        user_id,
+        profile.version,
+        fields.clone(),
+    );
+    emit(&mut tx, caller, change).await?;
+    record(&mut tx, caller, "profile.created", user_id, fields).await?;
+    commit(tx, state, &[cache::profile_key(&caller.user_id)]).await?;
     Ok(profile)
 }
 
@@ -114,8 +124,17 @@ async fn replace(
     let profile = db::profiles::update(&mut tx, &caller.user_id, &input, clock::now())
         .await
         .on_unique_violation()?;
-    record(&mut tx, caller, "profile.updated", &caller.user_id, fields).await?;
-    commit(tx, &state.cache, &[cache::profile_key(&caller.user_id)]).await?;
+    let user_id = &caller.user_id;
+    let change = Change::new(
+        EventType::ProfileUpdated,
+        user_id,
+        user_id,
+        profile.version,
+        fields.clone(),
+    );
+    emit(&mut tx, caller, change).await?;
+    record(&mut tx, caller, "profile.updated", user_id, fields).await?;
+    commit(tx, state, &[cache::profile_key(&caller.user_id)]).await?;
     Ok(profile)
 }
 
@@ -137,6 +156,17 @@ pub async fn erase(
     if existing.status == "suspended" {
         db::suspensions::keep(&mut tx, user_id, now).await?;
     }
+    // The user's last event: whoever holds a copy of their data deletes it (docs/events.md).
+    let change = Change::new(
+        EventType::ProfileErased,
+        user_id,
+        user_id,
+        existing.version,
+        vec![],
+    );
+    emit(&mut tx, caller, change).await?;
+    // A profile created again under this id starts a new sequence, as it starts a new life downstream.
+    db::events::forget_sequence(&mut tx, user_id).await?;
     record(&mut tx, caller, "profile.deleted", user_id, vec![]).await?;
-    commit(tx, &state.cache, &cache::user_keys(user_id)).await
+    commit(tx, state, &cache::user_keys(user_id)).await
 }

@@ -111,7 +111,8 @@ fn each_layer_imports_only_the_layers_below_it() {
         ("cache", &["config"]),
         ("rate_limit", &["config"]),
         ("auth", &["config", "domain", "clock", "request_id"]),
-        ("state", &["auth", "cache", "config", "db"]),
+        ("outbox", &["config", "db", "domain", "clock"]),
+        ("state", &["auth", "cache", "config", "db", "outbox"]),
         (
             "service",
             &[

@@ -9,6 +9,7 @@ mod cache;
 mod conventions;
 mod data_limits;
 mod docs;
+mod events;
 mod exposure;
 mod faults_sqlite;
 mod health;

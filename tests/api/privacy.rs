@@ -333,7 +333,9 @@ async fn erasure_leaves_nothing_personal_about_the_user_in_any_table() {
         personal.is_empty(),
         "personal data left after erasure: {personal:?}"
     );
-    let references = traces_of(&app, &[SUBJECT.user_id], &["audit_events"]).await;
+    // The audit trail keeps ids, and so does the change feed until its retention (`profile.erased` must reach
+    // other services with the user id; docs/events.md).
+    let references = traces_of(&app, &[SUBJECT.user_id], &["audit_events", "outbox_events"]).await;
     assert!(
         references.is_empty(),
         "rows still reference the user: {references:?}"
@@ -475,7 +477,9 @@ async fn erasure_of_a_suspended_user_keeps_only_their_id_and_two_times() {
         personal.is_empty(),
         "personal data left after erasure: {personal:?}"
     );
-    let references = traces_of(&app, &[SUBJECT.user_id], &["audit_events"]).await;
+    // The audit trail keeps ids, and so does the change feed until its retention (`profile.erased` must reach
+    // other services with the user id; docs/events.md).
+    let references = traces_of(&app, &[SUBJECT.user_id], &["audit_events", "outbox_events"]).await;
     assert_eq!(
         references,
         [format!(

@@ -149,6 +149,7 @@ impl TestApp {
         let db = Db::connect(&config).await.expect("database");
         db.migrate().await.expect("migrations");
         let state = AppState::new(config, db.clone());
+        state.outbox.spawn(&db, &state.config.events);
         TestApp {
             router: http::router(state.clone()),
             db,
@@ -164,6 +165,7 @@ impl TestApp {
         let config = Config::from_vars(self.vars.clone()).expect("test configuration");
         let db = Db::connect(&config).await.expect("database");
         let state = AppState::new(config, db.clone());
+        state.outbox.spawn(&db, &state.config.events);
         TestApp {
             router: http::router(state.clone()),
             db,
