@@ -7,6 +7,7 @@ pub mod addresses;
 pub mod admin;
 pub mod error;
 pub mod health;
+pub mod idempotency;
 pub mod preferences;
 pub mod privacy;
 pub mod profiles;
