@@ -296,9 +296,10 @@ fn document_operation(operation: &mut ApiOperation) {
         ))
         .build();
     for (status, response) in &mut operation.responses.responses {
-        let replayable = status.starts_with('2')
-            || ["403", "404", "409", "410", "412"].contains(&status.as_str());
-        if let (true, RefOr::T(response)) = (replayable, response) {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if is_replayable(status, &response.description) {
             response
                 .headers
                 .insert("Idempotent-Replayed".into(), RefOr::T(replayed.clone()));
@@ -316,6 +317,25 @@ fn document_operation(operation: &mut ApiOperation) {
     ] {
         add_problem(operation, status, text);
     }
+}
+
+/// True when a documented answer can be a replay: a success, or a problem whose description names a code that
+/// `service::idempotency::is_kept` keeps (codes are written in backticks, e.g. "`profile_suspended`: ...").
+fn is_replayable(status: &str, description: &str) -> bool {
+    let Ok(status) = status.parse::<u16>() else {
+        return false;
+    };
+    if (200..300).contains(&status) {
+        return idem::is_kept(status, None);
+    }
+    description
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|code| {
+            !code.is_empty() && code.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        })
+        .any(|code| idem::is_kept(status, Some(code)))
 }
 
 /// Adds `text` to the operation's `status` answer, or adds the answer.
