@@ -383,6 +383,17 @@ async fn claim_address_creation(app: &TestApp, user_id: &str, key: &str) -> Clai
     idem::claim(&app.state, &attempt).await.unwrap()
 }
 
+/// Waits (up to 5 s) for the background release of a dropped claim to delete `user_id`'s keys.
+async fn wait_until_freed(app: &TestApp, user_id: &str) {
+    for _ in 0..500 {
+        if app.count(COUNT_KEYS, user_id).await == 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the dropped claim was never released");
+}
+
 #[tokio::test]
 async fn the_same_key_while_the_first_request_runs_is_409_and_free_again_once_it_is_released() {
     let app = TestApp::spawn().await;
@@ -393,7 +404,7 @@ async fn the_same_key_while_the_first_request_runs_is_409_and_free_again_once_it
 
     let meanwhile = post_address(&app, &token, &home(), KEY).await;
     drop(running);
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    wait_until_freed(&app, "u1").await;
     let afterwards = post_address(&app, &token, &home(), KEY).await;
 
     meanwhile.assert_problem(409, "idempotency_in_progress");
