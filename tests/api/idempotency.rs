@@ -777,3 +777,60 @@ async fn the_openapi_document_declares_the_key_the_replay_header_and_the_409_and
     let patch_me = &spec["paths"][PROFILE]["patch"]["parameters"];
     assert!(!patch_me.to_string().contains("Idempotency-Key"));
 }
+
+#[tokio::test]
+async fn a_body_over_64_kib_with_a_key_is_413_and_claims_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "u1@example.com").await;
+    let mut large = home();
+    large["label"] = json!("x".repeat(70 * 1024));
+
+    let answer = post_address(&app, &token, &large, KEY).await;
+
+    answer.assert_problem(413, "payload_too_large");
+    assert_eq!(app.count(COUNT_KEYS, "u1").await, 0);
+}
+
+#[tokio::test]
+async fn browsers_may_send_the_key_and_read_the_replay_header_through_cors() {
+    let shop = "https://shop.example.com";
+    let app = TestApp::spawn_with(&[("CORS_ALLOWED_ORIGINS", shop)]).await;
+    let token = app.create_profile("u1", "u1@example.com").await;
+
+    let preflight = app
+        .request(
+            Method::OPTIONS,
+            ADDRESSES,
+            None,
+            None,
+            &[
+                ("origin", shop),
+                ("access-control-request-method", "POST"),
+                (
+                    "access-control-request-headers",
+                    "authorization,content-type,idempotency-key",
+                ),
+            ],
+        )
+        .await;
+    let headers = [
+        ("idempotency-key", KEY),
+        ("origin", shop),
+        ("content-type", "application/json"),
+    ];
+    let created = app
+        .request(
+            Method::POST,
+            ADDRESSES,
+            Some(&token),
+            Some(&home()),
+            &headers,
+        )
+        .await;
+
+    assert!(preflight.status.is_success(), "{}", preflight.status);
+    let allowed = preflight.header("access-control-allow-headers").unwrap();
+    assert!(allowed.contains("idempotency-key"), "{allowed}");
+    let exposed = created.header("access-control-expose-headers").unwrap();
+    assert!(exposed.contains("idempotent-replayed"), "{exposed}");
+}
