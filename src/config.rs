@@ -62,6 +62,9 @@ pub struct Config {
     pub run_migrations: bool,
     /// Days audit events are kept; older ones are deleted hourly, in batches. `None` (0) keeps them forever.
     pub audit_retention: Option<Duration>,
+    /// How long an `Idempotency-Key` and its kept answer live (`IDEMPOTENCY_TTL_HOURS`, 1 to 720 hours);
+    /// older keys count as unused and are deleted hourly.
+    pub idempotency_ttl: Duration,
     /// HS256 key shared with the auth service.
     pub jwt_secret: Option<Secret>,
     /// JWKS endpoint of the auth service (RS256/ES256 keys).
@@ -125,6 +128,7 @@ struct Raw {
     database_max_connections: Option<String>,
     run_migrations: Option<String>,
     audit_retention_days: Option<String>,
+    idempotency_ttl_hours: Option<String>,
     jwt_secret: Option<String>,
     jwt_jwks_url: Option<String>,
     jwt_issuer: Option<String>,
@@ -204,6 +208,7 @@ impl Config {
         let data_dir = PathBuf::from(raw.data_dir.take().unwrap_or_else(|| "./data".into()));
         let database = DatabaseSettings::parse(&mut raw, &data_dir)?;
         let audit_retention = parse_audit_retention(raw.audit_retention_days.take())?;
+        let idempotency_ttl = parse_idempotency_ttl(raw.idempotency_ttl_hours.take())?;
         let auth = AuthSettings::parse(&mut raw, app_env)?;
         let token_limits = TokenLimits::parse(&mut raw)?;
         let cache = CacheSettings::parse(&mut raw)?;
@@ -220,6 +225,7 @@ impl Config {
             database_max_connections: database.max_connections,
             run_migrations: database.run_migrations,
             audit_retention,
+            idempotency_ttl,
             jwt_secret: auth.jwt_secret,
             jwt_jwks_url: auth.jwt_jwks_url,
             jwt_issuer: auth.jwt_issuer,
@@ -405,6 +411,18 @@ fn nats_name(
             if dots { " (tokens joined by `.`)" } else { "" }
         )))
     }
+}
+
+/// `IDEMPOTENCY_TTL_HOURS`: how long idempotency keys are kept (default 24 hours, as Stripe; 1 to 720).
+fn parse_idempotency_ttl(value: Option<String>) -> Result<Duration, ConfigError> {
+    const MAX_HOURS: u64 = 720;
+    let hours: u64 = parse_num("IDEMPOTENCY_TTL_HOURS", value, 24)?;
+    if !(1..=MAX_HOURS).contains(&hours) {
+        return Err(bad(format!(
+            "IDEMPOTENCY_TTL_HOURS must be between 1 and {MAX_HOURS}, not {hours}"
+        )));
+    }
+    Ok(Duration::from_secs(hours * 3600))
 }
 
 /// The token verification area of [`Config`]: local keys and the remote auth service.
@@ -1043,6 +1061,24 @@ mod tests {
             err.to_string(),
             "configuration: RATE_LIMIT_CLIENT_IP_HEADER must be a header name, not `client ip`"
         );
+    }
+
+    #[test]
+    fn idempotency_keys_live_24_hours_by_default_and_1_to_720_hours_when_set() {
+        let hours = |n: u64| Duration::from_secs(n * 3600);
+        let default = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        assert_eq!(default.idempotency_ttl, hours(24));
+        let set = Config::from_vars([("IDEMPOTENCY_TTL_HOURS", "48")]).unwrap();
+        assert_eq!(set.idempotency_ttl, hours(48));
+        for bad in ["0", "721"] {
+            let err = Config::from_vars([("IDEMPOTENCY_TTL_HOURS", bad)]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "configuration: IDEMPOTENCY_TTL_HOURS must be between 1 and 720, not {bad}"
+                )
+            );
+        }
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     db.spawn_wal_checkpoints();
     db.spawn_availability_probe();
     crate::db::audit::spawn_retention(&db, config.audit_retention);
+    crate::db::idempotency::spawn_pruning(&db, config.idempotency_ttl);
     let addr = format!("{}:{}", config.host, config.port);
     let listener = TcpListener::bind(&addr)
         .await

@@ -9,6 +9,7 @@ pub mod addresses;
 pub mod audit;
 pub mod events;
 pub mod export;
+pub mod idempotency;
 pub mod preferences;
 pub mod profiles;
 pub mod suspensions;

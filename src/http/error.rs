@@ -88,6 +88,14 @@ pub enum ApiError {
     UnsupportedMediaType(&'static str),
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
+    /// The same `Idempotency-Key` is on a request that is still running.
+    #[error(
+        "a request with this Idempotency-Key is still running; retry when it has finished to get its answer"
+    )]
+    IdempotencyInProgress,
+    /// The `Idempotency-Key` was first used with another request; the text says how this one differs.
+    #[error("{0}")]
+    IdempotencyKeyReused(&'static str),
     #[error("the request could not be served in time")]
     Timeout,
     /// Over the caller's budget of `class` (`reads` or `writes`); the window ends in `reset_secs`.
@@ -132,7 +140,10 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::IdempotencyKeyReused(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::IdempotencyInProgress => StatusCode::CONFLICT,
             ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout
             | ApiError::AuthServiceUnavailable { .. }
@@ -157,6 +168,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::IdempotencyInProgress => "idempotency_in_progress",
+            ApiError::IdempotencyKeyReused(_) => "idempotency_key_reused",
             ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Timeout => "request_timeout",
             ApiError::AuthServiceUnavailable { .. } => "auth_service_unavailable",
@@ -210,7 +223,9 @@ impl IntoResponse for ApiError {
             ApiError::AuthServiceUnavailable { retry_after_secs } => {
                 retry_after = Some(retry_after_secs);
             }
-            ApiError::ServiceUnavailable | ApiError::Timeout => retry_after = Some(1),
+            ApiError::ServiceUnavailable | ApiError::Timeout | ApiError::IdempotencyInProgress => {
+                retry_after = Some(1);
+            }
             ApiError::RateLimited { reset_secs, .. } => retry_after = Some(reset_secs),
             _ => {}
         }

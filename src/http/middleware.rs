@@ -138,6 +138,7 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
                 header::IF_MATCH,
                 header::IF_NONE_MATCH,
                 X_REQUEST_ID.clone(),
+                crate::http::idempotency::IDEMPOTENCY_KEY.clone(),
             ])
             .expose_headers([
                 header::ETAG,
@@ -145,6 +146,7 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
                 X_REQUEST_ID.clone(),
                 header::RETRY_AFTER,
                 header::CONTENT_DISPOSITION,
+                crate::http::idempotency::IDEMPOTENT_REPLAYED.clone(),
                 HeaderName::from_static("ratelimit-limit"),
                 HeaderName::from_static("ratelimit-remaining"),
                 HeaderName::from_static("ratelimit-reset"),

@@ -7,6 +7,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod idempotency;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -52,6 +53,12 @@ pub fn router(state: AppState) -> Router {
     metrics::handle();
     let (routes, api) = api_routes().split_for_parts();
     let api = openapi::finish(api);
+    // On every route, acting on those that take an `Idempotency-Key`; inside the rate limit and the database
+    // gate, so a refused request never claims a key.
+    let routes = routes.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        idempotency::enforce,
+    ));
     // `DOCS_ENABLED=false` serves neither the UI nor the document: both fall through to 404 `not_found`.
     // The `openapi` command still prints the document.
     let routes = if state.config.docs_enabled {

@@ -39,6 +39,7 @@ pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     SecurityAndProblems.modify(&mut openapi);
     add_rate_limited(&mut openapi);
     add_parameter_formats(&mut openapi);
+    crate::http::idempotency::document(&mut openapi);
     openapi
 }
 
@@ -242,7 +243,7 @@ fn rate_limited() -> RefOr<utoipa::openapi::Response> {
     RefOr::T(response.content("application/problem+json", body).build())
 }
 
-fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+pub(crate) fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         ResponseBuilder::new()
             .description(description)

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod error;
 pub mod events;
 pub mod health;
+pub mod idempotency;
 pub mod preferences;
 pub mod privacy;
 pub mod profiles;

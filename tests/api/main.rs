@@ -14,6 +14,7 @@ mod exposure;
 mod faults_sqlite;
 mod health;
 mod hostile_input;
+mod idempotency;
 mod input_properties;
 mod limits;
 mod openapi;
