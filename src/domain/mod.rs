@@ -4,6 +4,7 @@ pub mod address;
 pub mod audit;
 pub mod country;
 pub mod currency;
+pub mod fields;
 pub mod locale;
 pub mod patch;
 pub mod phone;

@@ -59,8 +59,19 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("this profile is suspended; it can be read, exported and erased, but not changed")]
     ProfileSuspended,
+    /// Destructive self-service with a login older than `max_age_secs` (or a token without `auth_time`).
+    #[error(
+        "log in again: erasing your profile or changing your email needs a login at most {max_age_secs} seconds old"
+    )]
+    ReauthenticationRequired { max_age_secs: u64 },
     #[error("{detail}")]
     NotFound {
+        code: &'static str,
+        detail: &'static str,
+    },
+    /// Erased data (410): it existed, and was erased.
+    #[error("{detail}")]
+    Gone {
         code: &'static str,
         detail: &'static str,
     },
@@ -119,8 +130,11 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::InvalidToken | ApiError::TokenExpired => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::Forbidden(_) | ApiError::ProfileSuspended => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_)
+            | ApiError::ProfileSuspended
+            | ApiError::ReauthenticationRequired { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
@@ -143,7 +157,10 @@ impl ApiError {
             ApiError::TokenExpired => "token_expired",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::ProfileSuspended => "profile_suspended",
-            ApiError::NotFound { code, .. } | ApiError::Conflict { code, .. } => code,
+            ApiError::ReauthenticationRequired { .. } => "reauthentication_required",
+            ApiError::NotFound { code, .. }
+            | ApiError::Gone { code, .. }
+            | ApiError::Conflict { code, .. } => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -164,6 +181,10 @@ impl From<service::Error> for ApiError {
         match err {
             Error::NotFound { code, detail } => ApiError::NotFound { code, detail },
             Error::ProfileSuspended => ApiError::ProfileSuspended,
+            Error::ReauthenticationRequired { max_age_secs } => {
+                ApiError::ReauthenticationRequired { max_age_secs }
+            }
+            Error::Gone { code, detail } => ApiError::Gone { code, detail },
             Error::Conflict { code, detail } => ApiError::Conflict { code, detail },
             Error::PreconditionFailed { current } => ApiError::PreconditionFailed { current },
             Error::Validation(errors) => ApiError::Validation(errors),
@@ -192,6 +213,7 @@ impl IntoResponse for ApiError {
         };
         let mut etag = None;
         let mut retry_after = None;
+        let mut challenge = None;
         match self {
             ApiError::Validation(errors) => problem.errors = Some(errors),
             ApiError::PreconditionFailed { current } => {
@@ -203,6 +225,12 @@ impl IntoResponse for ApiError {
             }
             ApiError::ServiceUnavailable | ApiError::Timeout => retry_after = Some(1),
             ApiError::RateLimited { reset_secs, .. } => retry_after = Some(reset_secs),
+            // RFC 9470's step-up challenge: the client sends the user through login again.
+            ApiError::ReauthenticationRequired { max_age_secs } => {
+                challenge = Some(format!(
+                    "Bearer error=\"insufficient_user_authentication\", max_age=\"{max_age_secs}\""
+                ));
+            }
             _ => {}
         }
         let body = serde_json::to_vec(&problem).unwrap_or_default();
@@ -213,13 +241,10 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         if status == StatusCode::UNAUTHORIZED {
-            let challenge = match problem.code.as_str() {
-                "unauthorized" => "Bearer".to_string(),
-                code => format!("Bearer error=\"invalid_token\", error_description=\"{code}\""),
-            };
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                headers.insert(header::WWW_AUTHENTICATE, value);
-            }
+            challenge = Some(token_challenge(&problem.code));
+        }
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
         }
         if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
             headers.insert(header::ETAG, etag);
@@ -228,6 +253,14 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+/// The `WWW-Authenticate` value of a 401 with this `code`.
+fn token_challenge(code: &str) -> String {
+    match code {
+        "unauthorized" => "Bearer".to_string(),
+        code => format!("Bearer error=\"invalid_token\", error_description=\"{code}\""),
     }
 }
 

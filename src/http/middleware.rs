@@ -145,6 +145,7 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
                 X_REQUEST_ID.clone(),
                 header::RETRY_AFTER,
                 header::CONTENT_DISPOSITION,
+                HeaderName::from_static("erasure-receipt"),
                 HeaderName::from_static("ratelimit-limit"),
                 HeaderName::from_static("ratelimit-remaining"),
                 HeaderName::from_static("ratelimit-reset"),

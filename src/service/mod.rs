@@ -22,6 +22,7 @@ use crate::{
     clock,
     db::{self, Tx},
     domain::{audit::AuditEvent, profile::Profile},
+    state::AppState,
 };
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -97,6 +98,12 @@ async fn lock_writable_profile(tx: &mut Tx, user_id: &str) -> Result<Profile> {
         return Err(Error::ProfileSuspended);
     }
     Ok(profile)
+}
+
+/// Destructive self-service (erasure, a change of email) needs a login at most `REAUTH_MAX_AGE_SECONDS` old;
+/// admins and services are not subject to it.
+fn require_recent_login(state: &AppState, caller: &Caller) -> Result<()> {
+    Ok(caller.require_recent_login(clock::unix_now(), state.config.reauth_max_age_seconds)?)
 }
 
 /// A cache entry of `value` at `version`.
