@@ -107,6 +107,7 @@ struct ProfileCursor {
     after_user_id: String,
 }
 
+/// The position after an item with a UUIDv7 id: an audit event or an erasure receipt.
 #[derive(Serialize, Deserialize)]
 struct AuditCursor {
     after_id: Uuid,
