@@ -42,11 +42,38 @@ pub enum Command {
         /// Lifetime, e.g. 30m, 1h, 7d.
         #[arg(long, default_value = "1h", value_parser = parse_ttl)]
         ttl: Duration,
+        /// When the user logged in (`auth_time` claim): `now` (the default, like a fresh login), seconds since
+        /// the epoch, or `none` (no claim: erasing the profile or changing the email is then refused).
+        #[arg(long, default_value = "now", value_parser = parse_auth_time)]
+        auth_time: AuthTime,
     },
     /// Print the OpenAPI document as JSON.
     Openapi,
     /// Exit 0 when the local server answers `/health` (for container health checks).
     Healthcheck,
+}
+
+/// The `auth_time` a development token carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthTime {
+    /// The moment the token is minted.
+    Now,
+    /// Seconds since the epoch.
+    At(u64),
+    /// No `auth_time` claim.
+    Absent,
+}
+
+/// Parses `now`, `none` or seconds since the epoch.
+pub fn parse_auth_time(raw: &str) -> Result<AuthTime, String> {
+    match raw.trim() {
+        "now" => Ok(AuthTime::Now),
+        "none" => Ok(AuthTime::Absent),
+        secs => secs
+            .parse()
+            .map(AuthTime::At)
+            .map_err(|_| format!("`{raw}` is not `now`, `none` or seconds since the epoch")),
+    }
 }
 
 /// Parses `90s`, `30m`, `1h`, `7d` (or plain seconds).
@@ -93,6 +120,7 @@ pub fn token(
     roles: Vec<String>,
     scope: Option<String>,
     ttl: Duration,
+    auth_time: AuthTime,
 ) -> anyhow::Result<String> {
     if config.is_production() {
         bail!("`token` mints development tokens and is refused when APP_ENV=production");
@@ -122,6 +150,11 @@ pub fn token(
         scope,
         iss: config.jwt_issuer.clone(),
         aud: config.jwt_audience.clone().map(serde_json::Value::String),
+        auth_time: match auth_time {
+            AuthTime::Now => Some(now),
+            AuthTime::At(at) => Some(at),
+            AuthTime::Absent => None,
+        },
     };
     Ok(mint_hs256(secret.expose(), &claims)?)
 }
@@ -158,6 +191,50 @@ mod tests {
     }
 
     #[test]
+    fn auth_time_is_now_seconds_or_none() {
+        assert_eq!(parse_auth_time("now"), Ok(AuthTime::Now));
+        assert_eq!(
+            parse_auth_time("1700000000"),
+            Ok(AuthTime::At(1_700_000_000))
+        );
+        assert_eq!(parse_auth_time("none"), Ok(AuthTime::Absent));
+        assert!(parse_auth_time("yesterday").is_err());
+        assert!(parse_auth_time("-5").is_err());
+    }
+
+    #[test]
+    fn the_token_carries_auth_time_now_unless_told_otherwise() {
+        let config =
+            Config::from_vars([("JWT_SECRET", "cli-test-secret-0123456789abcdefghij")]).unwrap();
+        let claims = |auth_time| {
+            let token = token(
+                &config,
+                "u1".into(),
+                vec![],
+                None,
+                Duration::from_secs(60),
+                auth_time,
+            )
+            .unwrap();
+            let payload = token.split('.').nth(1).unwrap();
+            let bytes =
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                    .unwrap();
+            serde_json::from_slice::<Claims>(&bytes).unwrap()
+        };
+        let before = unix_now();
+
+        let now = claims(AuthTime::Now);
+
+        assert!(
+            now.auth_time
+                .is_some_and(|at| at >= before && at <= unix_now())
+        );
+        assert_eq!(claims(AuthTime::At(42)).auth_time, Some(42));
+        assert_eq!(claims(AuthTime::Absent).auth_time, None);
+    }
+
+    #[test]
     fn token_refuses_a_lifetime_the_service_would_refuse() {
         let config = Config::from_vars([
             ("JWT_SECRET", "cli-test-secret-0123456789abcdefghij"),
@@ -171,6 +248,7 @@ mod tests {
             vec![],
             None,
             Duration::from_secs(3601),
+            AuthTime::Now,
         )
         .unwrap_err();
 
@@ -185,7 +263,8 @@ mod tests {
                 "u1".into(),
                 vec![],
                 None,
-                Duration::from_secs(3600)
+                Duration::from_secs(3600),
+                AuthTime::Now,
             )
             .is_ok()
         );

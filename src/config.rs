@@ -79,6 +79,9 @@ pub struct Config {
     pub jwt_max_lifetime_seconds: u64,
     /// Largest bearer token accepted, in bytes; a longer one is refused before it is parsed.
     pub jwt_max_token_bytes: usize,
+    /// Erasing your profile or changing your email needs a login (`auth_time`) at most this many seconds old;
+    /// 0 turns the check off.
+    pub reauth_max_age_seconds: u64,
     /// Base URL of the auth service, for remote verification.
     pub auth_service_url: Option<Url>,
     /// The auth service's verification endpoint.
@@ -136,6 +139,7 @@ struct Raw {
     jwt_leeway_seconds: Option<String>,
     jwt_max_lifetime_seconds: Option<String>,
     jwt_max_token_bytes: Option<String>,
+    reauth_max_age_seconds: Option<String>,
     auth_service_url: Option<String>,
     auth_verify_path: Option<String>,
     auth_service_timeout_ms: Option<String>,
@@ -233,6 +237,11 @@ impl Config {
             jwt_leeway_seconds: auth.jwt_leeway_seconds,
             jwt_max_lifetime_seconds: token_limits.max_lifetime_seconds,
             jwt_max_token_bytes: token_limits.max_token_bytes,
+            reauth_max_age_seconds: parse_num(
+                "REAUTH_MAX_AGE_SECONDS",
+                raw.reauth_max_age_seconds.take(),
+                300,
+            )?,
             auth_service_url: auth.service_url,
             auth_verify_path: auth.verify_path,
             auth_service_timeout: auth.service_timeout,
@@ -1242,6 +1251,20 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "configuration: JWT_MAX_LIFETIME_SECONDS must be a non-negative whole number, not `1d`"
+        );
+    }
+
+    #[test]
+    fn recent_login_is_five_minutes_by_default_and_zero_turns_it_off() {
+        let default = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        let off = Config::from_vars([("REAUTH_MAX_AGE_SECONDS", "0")]).unwrap();
+        let err = Config::from_vars([("REAUTH_MAX_AGE_SECONDS", "5m")]).unwrap_err();
+
+        assert_eq!(default.reauth_max_age_seconds, 300);
+        assert_eq!(off.reauth_max_age_seconds, 0);
+        assert_eq!(
+            err.to_string(),
+            "configuration: REAUTH_MAX_AGE_SECONDS must be a non-negative whole number, not `5m`"
         );
     }
 

@@ -31,7 +31,8 @@ async fn main() {
             roles,
             scope,
             ttl,
-        } => cli::token(&config, sub, roles, scope, ttl).map(|t| println!("{t}")),
+            auth_time,
+        } => cli::token(&config, sub, roles, scope, ttl, auth_time).map(|t| println!("{t}")),
         Command::Openapi => serde_json::to_string_pretty(&http::openapi())
             .map(|s| println!("{s}"))
             .map_err(Into::into),

@@ -233,6 +233,8 @@ fn token(sub: &str) -> String {
         scope: None,
         iss: None,
         aud: None,
+        // A fresh login, as the `token` command mints: some tests change the email with it.
+        auth_time: Some(unix_now()),
     };
     mint_hs256(SECRET, &claims).unwrap()
 }

@@ -12,7 +12,7 @@ use crate::{
         caller::{AuthError, Caller},
         fetch::http_client,
         jwks::{Jwks, Lookup, VerifyingKey},
-        remote::RemoteVerifier,
+        remote::{RemoteVerifier, Unverified},
     },
     config::Config,
 };
@@ -38,6 +38,10 @@ pub struct Claims {
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<serde_json::Value>,
+    /// When the user last authenticated (OpenID Connect), seconds since the epoch; destructive self-service
+    /// needs it recent (`REAUTH_MAX_AGE_SECONDS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<u64>,
 }
 
 impl Caller {
@@ -50,7 +54,8 @@ impl Caller {
             .split_whitespace()
             .map(str::to_owned)
             .collect();
-        Self::from_parts(claims.sub, &claims.roles, scopes)
+        let auth_time = claims.auth_time;
+        Self::from_parts(claims.sub, &claims.roles, scopes).map(|c| c.with_auth_time(auth_time))
     }
 }
 
@@ -181,14 +186,14 @@ impl TokenVerifier {
             _ => {}
         }
         // Claims that make the token unacceptable whatever its signature are refused here, without a call.
-        let exp = match self.rules.check_unverified(token) {
-            Ok(exp) => exp,
+        let unverified = match self.rules.check_unverified(token) {
+            Ok(unverified) => unverified,
             Err(err) => return (LOCAL, Err(err)),
         };
         match (&self.remote, &self.jwks) {
             (Some(remote), _) => match remote.cached(token) {
                 Some(caller) => (CACHED, Ok(caller)),
-                None => (REMOTE, remote.verify(token, exp).await),
+                None => (REMOTE, remote.verify(token, unverified).await),
             },
             // The key may well exist: we could not ask. Retry rather than log in again.
             (None, Some(jwks)) if jwks_unreachable => (
@@ -251,12 +256,13 @@ struct UnverifiedClaims {
     iat: Option<u64>,
     iss: Option<String>,
     aud: Option<serde_json::Value>,
+    auth_time: Option<u64>,
 }
 
 impl ClaimRules {
     /// Checks `exp`, `nbf`, the lifetime, `iss` and `aud` of a token whose signature is not checked here;
-    /// returns its `exp`.
-    fn check_unverified(&self, token: &str) -> Result<u64, AuthError> {
+    /// returns its `exp` and `auth_time`.
+    fn check_unverified(&self, token: &str) -> Result<Unverified, AuthError> {
         let payload = token.split('.').nth(1).ok_or(AuthError::Invalid)?;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(payload.trim_end_matches('='))
@@ -292,7 +298,10 @@ impl ClaimRules {
                 return Err(AuthError::Invalid);
             }
         }
-        Ok(exp)
+        Ok(Unverified {
+            exp,
+            auth_time: claims.auth_time,
+        })
     }
 
     /// A token may live at most `JWT_MAX_LIFETIME_SECONDS`: from `iat` to `exp` when it says when it was

@@ -18,5 +18,5 @@ pub mod jwks;
 pub mod jwt;
 pub mod remote;
 
-pub use caller::{AuthError, Caller, Denied, Role};
+pub use caller::{AuthError, Caller, Denied, Role, StaleLogin, scopes};
 pub use jwt::{Claims, TokenVerifier};

@@ -45,6 +45,15 @@ pub struct RemoteVerifier {
     cache: Mutex<HashMap<TokenHash, Cached>>,
 }
 
+/// What the remote verification needs of a token's claims, read (unverified) from its payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unverified {
+    /// Bounds how long the auth service's answer is reused.
+    pub exp: u64,
+    /// Used when the auth service's answer gives none: the service vouched for this very token.
+    pub auth_time: Option<u64>,
+}
+
 /// The body of a 200 answer.
 #[derive(Debug, Deserialize)]
 struct VerifyAnswer {
@@ -57,6 +66,9 @@ struct VerifyAnswer {
     /// Accepted as a synonym of `scopes`, as in the token itself.
     #[serde(default)]
     scope: Option<Words>,
+    /// When the user last authenticated, seconds since the epoch.
+    #[serde(default)]
+    auth_time: Option<u64>,
 }
 
 /// An array of strings, or one space-separated string.
@@ -110,9 +122,9 @@ impl RemoteVerifier {
         }
     }
 
-    /// Asks the auth service. `exp` is the token's (unverified) expiry, which bounds how long a positive
-    /// answer is reused.
-    pub async fn verify(&self, token: &str, exp: u64) -> Result<Caller, AuthError> {
+    /// Asks the auth service. `unverified` holds the token's expiry, which bounds how long a positive answer is
+    /// reused, and its `auth_time`, taken when the answer gives none (the service vouched for this token).
+    pub async fn verify(&self, token: &str, unverified: Unverified) -> Result<Caller, AuthError> {
         let permit = self
             .breaker
             .try_acquire()
@@ -122,8 +134,8 @@ impl RemoteVerifier {
         match self.call(token).await {
             Ok(Verdict::Valid(answer)) => {
                 permit.success();
-                let caller = into_caller(answer)?;
-                self.remember(token, &caller, exp);
+                let caller = into_caller(answer, unverified.auth_time)?;
+                self.remember(token, &caller, unverified.exp);
                 Ok(caller)
             }
             Ok(Verdict::Refused) => {
@@ -206,9 +218,10 @@ enum Verdict {
     Refused,
 }
 
-fn into_caller(answer: VerifyAnswer) -> Result<Caller, AuthError> {
+fn into_caller(answer: VerifyAnswer, token_auth_time: Option<u64>) -> Result<Caller, AuthError> {
     let user_id = answer.user_id.or(answer.sub).unwrap_or_default();
-    Caller::from_parts(
+    let auth_time = answer.auth_time.or(token_auth_time);
+    let caller = Caller::from_parts(
         user_id,
         &answer.roles.map(Words::into_vec).unwrap_or_default(),
         answer
@@ -216,7 +229,8 @@ fn into_caller(answer: VerifyAnswer) -> Result<Caller, AuthError> {
             .or(answer.scope)
             .map(Words::into_vec)
             .unwrap_or_default(),
-    )
+    )?;
+    Ok(caller.with_auth_time(auth_time))
 }
 
 fn hash(token: &str) -> TokenHash {
@@ -238,7 +252,26 @@ mod tests {
     use super::*;
 
     fn answer(json: serde_json::Value) -> Result<Caller, AuthError> {
-        into_caller(serde_json::from_value(json).unwrap())
+        into_caller(serde_json::from_value(json).unwrap(), None)
+    }
+
+    #[test]
+    fn auth_time_comes_from_the_answer_else_from_the_token() {
+        let json = serde_json::json!({"user_id": "u1", "auth_time": 1_700_000_000});
+        let from_answer = into_caller(serde_json::from_value(json).unwrap(), Some(5)).unwrap();
+        let from_token = into_caller(
+            serde_json::from_value(serde_json::json!({"user_id": "u1"})).unwrap(),
+            Some(5),
+        )
+        .unwrap();
+        assert_eq!(from_answer.auth_time, Some(1_700_000_000));
+        assert_eq!(from_token.auth_time, Some(5));
+        assert_eq!(
+            answer(serde_json::json!({"user_id": "u1"}))
+                .unwrap()
+                .auth_time,
+            None
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{
     clock,
     db::{Conn, Db, Tx},
-    domain::audit::AuditEvent,
+    domain::{audit::AuditEvent, privacy::AccessRecord},
     with_conn, with_pool,
 };
 
@@ -123,6 +123,20 @@ pub async fn list(
         sql.build_query_as::<Row>().fetch_all(c).await
     })?;
     Ok(rows.into_iter().map(AuditEvent::from).collect())
+}
+
+/// Every event about `user_id` still kept, oldest first: who (role and id) did what, and when; for the privacy
+/// export.
+pub async fn about_user(
+    conn: impl Into<Conn<'_>>,
+    user_id: &str,
+) -> Result<Vec<AccessRecord>, sqlx::Error> {
+    const SQL: &str = "SELECT occurred_at, actor_role, actor_id, action FROM audit_events \
+                       WHERE target_user_id = $1 ORDER BY id";
+    with_conn!(conn, |c| sqlx::query_as::<_, AccessRecord>(SQL)
+        .bind(user_id)
+        .fetch_all(c)
+        .await)
 }
 
 /// Deletes every event that occurred before `cutoff`, in batches of `batch` events, each its own short statement

@@ -7,6 +7,7 @@
 
 pub mod addresses;
 pub mod audit;
+pub mod erasures;
 pub mod events;
 pub mod export;
 pub mod idempotency;

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod country;
 pub mod currency;
 pub mod event;
+pub mod fields;
 pub mod idempotency;
 pub mod locale;
 pub mod patch;

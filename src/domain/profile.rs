@@ -158,6 +158,14 @@ impl ProfileInput {
     pub fn date_of_birth(&self) -> Option<Date> {
         self.date_of_birth.as_deref().and_then(parse_date)
     }
+
+    /// True when this input moves `profile` to another email address. Case does not count: emails are unique
+    /// regardless of case, so `Ada@example.com` and `ada@example.com` are one address.
+    pub fn changes_email_of(&self, profile: &Profile) -> bool {
+        self.email
+            .as_deref()
+            .is_some_and(|email| normalize_email(email) != normalize_email(&profile.email))
+    }
 }
 
 /// Lower-cased email used for the case-insensitive uniqueness rule.

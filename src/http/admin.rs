@@ -22,12 +22,12 @@ use crate::{
     http::{
         error::{ApiError, ProblemDetails},
         extract::{AppQuery, PageParams, check_user_id},
-        pages::{AuditEventPage, ProfilePage, next_cursor},
-        respond::with_etag,
+        pages::{AuditEventPage, ErasureReceiptPage, ProfilePage, next_cursor},
+        respond::{erased, with_etag},
     },
     service::{
         self,
-        admin::{AdminProfileView, AuditFilter},
+        admin::{AdminProfileView, AuditFilter, ErasureFilter},
     },
     state::AppState,
 };
@@ -42,6 +42,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(get_kept_suspension, lift_kept_suspension))
         .routes(routes!(list_audit_events))
+        .routes(routes!(list_erasures))
 }
 
 /// Filters of the profile search.
@@ -86,11 +87,27 @@ pub struct AuditQuery {
     pub until: Option<String>,
 }
 
+/// Filters of the erasure receipts.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ErasureQuery {
+    /// Whose profile was erased.
+    #[param(example = "u-42")]
+    pub user_id: Option<String>,
+    /// RFC 3339; erasures at or after this instant.
+    #[param(format = DateTime, example = "2025-01-01T00:00:00Z")]
+    pub since: Option<String>,
+    /// RFC 3339; erasures before this instant.
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct ProfileCursor {
     after_user_id: String,
 }
 
+/// The position after an item with a UUIDv7 id: an audit event or an erasure receipt.
 #[derive(Serialize, Deserialize)]
 struct AuditCursor {
     after_id: Uuid,
@@ -192,7 +209,8 @@ async fn admin_patch_profile(
         ("If-Match" = Option<String>, Header, description = "Erase only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing"),
     ),
     responses(
-        (status = 204, description = "Erased"),
+        (status = 204, description = "Erased",
+            headers(("Erasure-Receipt" = String, description = "UUID of the erasure's receipt (see `/api/v1/admin/erasures`)"))),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
@@ -202,11 +220,11 @@ async fn admin_delete_profile(
     Path(user_id): Path<String>,
     pre: Preconditions,
     State(state): State<AppState>,
-) -> Result<StatusCode, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require_admin()?;
     check_user_id(&user_id)?;
-    service::profiles::erase(&state, &caller, &user_id, &pre).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let receipt = service::profiles::erase(&state, &caller, &user_id, &pre).await?;
+    Ok(erased(&receipt))
 }
 
 /// Read the suspension kept when a suspended user's profile was erased (user id and times only).
@@ -283,6 +301,40 @@ async fn list_audit_events(
     let found = service::admin::audit_events(&state, filter).await?;
     let next_cursor = next_cursor(&found, |last| AuditCursor { after_id: last.id });
     Ok(axum::Json(AuditEventPage {
+        items: found.items,
+        next_cursor,
+    }))
+}
+
+/// The erasure receipts, oldest first: was this user erased, when, by whom, and how much was removed.
+#[utoipa::path(
+    get, path = "/api/v1/admin/erasures", tag = "admin",
+    params(ErasureQuery, PageParams),
+    responses(
+        (status = 200, description = "One page of receipts (no personal data)", body = ErasureReceiptPage),
+        (status = 422, description = "`validation_failed`: a bad `user_id`, `since`, `until`, `limit` or `cursor`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn list_erasures(
+    caller: Caller,
+    AppQuery(query): AppQuery<ErasureQuery>,
+    AppQuery(page): AppQuery<PageParams>,
+    State(state): State<AppState>,
+) -> Result<axum::Json<ErasureReceiptPage>, ApiError> {
+    caller.require_admin()?;
+    if let Some(user_id) = &query.user_id {
+        check_user_id(user_id)?;
+    }
+    let filter = ErasureFilter {
+        user_id: query.user_id,
+        since: parse_instant("since", query.since.as_deref())?,
+        until: parse_instant("until", query.until.as_deref())?,
+        after_id: page.cursor::<AuditCursor>()?.map(|c| c.after_id),
+        limit: page.limit()?,
+    };
+    let found = service::admin::erasures(&state, filter).await?;
+    let next_cursor = next_cursor(&found, |last| AuditCursor { after_id: last.id });
+    Ok(axum::Json(ErasureReceiptPage {
         items: found.items,
         next_cursor,
     }))

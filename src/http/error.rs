@@ -59,8 +59,19 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("this profile is suspended; it can be read, exported and erased, but not changed")]
     ProfileSuspended,
+    /// Destructive self-service with a login older than `max_age_secs` (or a token without `auth_time`).
+    #[error(
+        "log in again: erasing your profile or changing your email needs a login at most {max_age_secs} seconds old"
+    )]
+    ReauthenticationRequired { max_age_secs: u64 },
     #[error("{detail}")]
     NotFound {
+        code: &'static str,
+        detail: &'static str,
+    },
+    /// Erased data (410): it existed, and was erased.
+    #[error("{detail}")]
+    Gone {
         code: &'static str,
         detail: &'static str,
     },
@@ -68,11 +79,6 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("{detail}")]
     Conflict {
-        code: &'static str,
-        detail: &'static str,
-    },
-    #[error("{detail}")]
-    Gone {
         code: &'static str,
         detail: &'static str,
     },
@@ -132,11 +138,13 @@ impl ApiError {
             ApiError::Unauthorized | ApiError::InvalidToken | ApiError::TokenExpired => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::Forbidden(_) | ApiError::ProfileSuspended => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_)
+            | ApiError::ProfileSuspended
+            | ApiError::ReauthenticationRequired { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
-            ApiError::Gone { .. } => StatusCode::GONE,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -160,9 +168,10 @@ impl ApiError {
             ApiError::TokenExpired => "token_expired",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::ProfileSuspended => "profile_suspended",
+            ApiError::ReauthenticationRequired { .. } => "reauthentication_required",
             ApiError::NotFound { code, .. }
-            | ApiError::Conflict { code, .. }
-            | ApiError::Gone { code, .. } => code,
+            | ApiError::Gone { code, .. }
+            | ApiError::Conflict { code, .. } => code,
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -185,8 +194,11 @@ impl From<service::Error> for ApiError {
         match err {
             Error::NotFound { code, detail } => ApiError::NotFound { code, detail },
             Error::ProfileSuspended => ApiError::ProfileSuspended,
-            Error::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            Error::ReauthenticationRequired { max_age_secs } => {
+                ApiError::ReauthenticationRequired { max_age_secs }
+            }
             Error::Gone { code, detail } => ApiError::Gone { code, detail },
+            Error::Conflict { code, detail } => ApiError::Conflict { code, detail },
             Error::PreconditionFailed { current } => ApiError::PreconditionFailed { current },
             Error::Validation(errors) => ApiError::Validation(errors),
             Error::Unavailable => ApiError::ServiceUnavailable,
@@ -202,18 +214,10 @@ impl IntoResponse for ApiError {
             // Logged once here with detail; the caller sees only the opaque code.
             tracing::error!(error = format!("{err:#}"), "internal error");
         }
-        let mut problem = ProblemDetails {
-            problem_type: format!("urn:user-profile-service:problem:{}", self.code()),
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
-            status: status.as_u16(),
-            detail: self.to_string(),
-            code: self.code().to_string(),
-            request_id: request_id::current().unwrap_or_default(),
-            errors: None,
-            current_version: None,
-        };
+        let mut problem = self.problem();
         let mut etag = None;
         let mut retry_after = None;
+        let mut challenge = None;
         match self {
             ApiError::Validation(errors) => problem.errors = Some(errors),
             ApiError::PreconditionFailed { current } => {
@@ -227,6 +231,12 @@ impl IntoResponse for ApiError {
                 retry_after = Some(1);
             }
             ApiError::RateLimited { reset_secs, .. } => retry_after = Some(reset_secs),
+            // RFC 9470's step-up challenge: the client sends the user through login again.
+            ApiError::ReauthenticationRequired { max_age_secs } => {
+                challenge = Some(format!(
+                    "Bearer error=\"insufficient_user_authentication\", max_age=\"{max_age_secs}\""
+                ));
+            }
             _ => {}
         }
         let body = serde_json::to_vec(&problem).unwrap_or_default();
@@ -237,13 +247,10 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         if status == StatusCode::UNAUTHORIZED {
-            let challenge = match problem.code.as_str() {
-                "unauthorized" => "Bearer".to_string(),
-                code => format!("Bearer error=\"invalid_token\", error_description=\"{code}\""),
-            };
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                headers.insert(header::WWW_AUTHENTICATE, value);
-            }
+            challenge = Some(token_challenge(&problem.code));
+        }
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, value);
         }
         if let Some(etag) = etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
             headers.insert(header::ETAG, etag);
@@ -252,6 +259,31 @@ impl IntoResponse for ApiError {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
+    }
+}
+
+impl ApiError {
+    /// The problem body's common members; `into_response` adds the ones of a particular error.
+    fn problem(&self) -> ProblemDetails {
+        let status = self.status();
+        ProblemDetails {
+            problem_type: format!("urn:user-profile-service:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: self.code().to_string(),
+            request_id: request_id::current().unwrap_or_default(),
+            errors: None,
+            current_version: None,
+        }
+    }
+}
+
+/// The `WWW-Authenticate` value of a 401 with this `code`.
+fn token_challenge(code: &str) -> String {
+    match code {
+        "unauthorized" => "Bearer".to_string(),
+        code => format!("Bearer error=\"invalid_token\", error_description=\"{code}\""),
     }
 }
 

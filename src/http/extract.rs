@@ -12,6 +12,7 @@ use validator::Validate;
 
 use crate::{
     domain::{
+        fields::FieldMask,
         patch::MergePatch,
         precondition::Preconditions,
         text,
@@ -240,6 +241,24 @@ fn query_pairs(query: &str) -> (Vec<(String, String)>, Vec<FieldError>) {
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     (pairs, errors)
+}
+
+/// `?fields=` of a service read: ask for less than the token may read (data minimisation).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FieldsParam {
+    /// Comma-separated top-level field names (e.g. `id,revision,country`): the answer holds only these (of a
+    /// list, each item; of the defaults, each address). Absent: every field the token may read. A name the
+    /// resource does not have is 422 (`unknown_field` on `fields`).
+    #[param(pattern = "^[a-z_]+(,[a-z_]+)*$", example = "id,revision,country")]
+    pub fields: Option<String>,
+}
+
+impl FieldsParam {
+    /// The mask over a resource with these `known` fields, or a 422 naming `fields`.
+    pub fn mask(&self, known: &[&str]) -> Result<FieldMask, ApiError> {
+        FieldMask::parse(self.fields.as_deref(), known).map_err(|e| ApiError::Validation(vec![e]))
+    }
 }
 
 /// `?limit=&cursor=` of a keyset-paginated list (SPEC section 3: default 50, max 200).

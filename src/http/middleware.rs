@@ -147,6 +147,7 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
                 header::RETRY_AFTER,
                 header::CONTENT_DISPOSITION,
                 crate::http::idempotency::IDEMPOTENT_REPLAYED.clone(),
+                HeaderName::from_static("erasure-receipt"),
                 HeaderName::from_static("ratelimit-limit"),
                 HeaderName::from_static("ratelimit-remaining"),
                 HeaderName::from_static("ratelimit-reset"),

@@ -98,6 +98,16 @@ fn add_parameter_formats(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// What each scope of a service token unlocks (docs/auth-contract.md), listed on the bearer scheme; each service
+/// read names its scope in its `security`.
+const SCOPES: &str = "A JWT from the auth service (docs/auth-contract.md). Roles (`roles` claim): `user` (the \
+    `/profiles/me` routes), `service` and `admin` (every `/users/{user_id}/...` read: all scopes), `admin` (the \
+    `/admin` routes). Scopes (`scope` claim) for `/users/{user_id}/...` reads: `profiles:read` (the profile, \
+    without `date_of_birth` and `phone`), `profiles:read_sensitive` (with `profiles:read`: also `date_of_birth` \
+    and `phone`), `addresses:read` (addresses, defaults, revisions; no profile field), `preferences:read` \
+    (preferences; not the profile). A user reads their own data through `/users/{their id}/...` without a \
+    scope. Erasing your profile or changing your email needs `auth_time` within `REAUTH_MAX_AGE_SECONDS`.";
+
 /// Adds the bearer scheme (required by default) and the problem responses shared by all operations.
 /// It runs after the router has added every path, which `#[openapi(modifiers)]` would not.
 struct SecurityAndProblems;
@@ -111,6 +121,7 @@ impl Modify for SecurityAndProblems {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
+                    .description(Some(SCOPES))
                     .build(),
             ),
         );

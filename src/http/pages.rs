@@ -4,7 +4,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::{
-    domain::{address::Address, audit::AuditEvent, profile::ProfileSummary},
+    domain::{
+        address::Address, audit::AuditEvent, privacy::ErasureReceipt, profile::ProfileSummary,
+    },
     service::Page,
 };
 
@@ -39,6 +41,14 @@ pub struct ProfilePage {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEventPage {
     pub items: Vec<AuditEvent>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// One page of erasure receipts, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErasureReceiptPage {
+    pub items: Vec<ErasureReceipt>,
     /// Pass as `cursor` for the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }

@@ -18,7 +18,7 @@ use crate::{
         caller::UserCaller,
         error::{ApiError, ProblemDetails},
         extract::ValidatedJson,
-        respond::{respond_entry, with_etag},
+        respond::{erased, respond_entry, with_etag},
     },
     service::{self, profiles::Put},
     state::AppState,
@@ -69,7 +69,7 @@ async fn get_profile(
         (status = 200, description = "Replaced", body = Profile, headers(("ETag" = String))),
         (status = 201, description = "Created", body = Profile,
             headers(("ETag" = String), ("Location" = String, description = "/api/v1/profiles/me"))),
-        (status = 403, description = "`profile_suspended`: your profile is suspended (or was, when you erased it); or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended (or was, when you erased it); `reauthentication_required`: a change of email needs a login at most `REAUTH_MAX_AGE_SECONDS` old (the token's `auth_time`); or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`: another profile uses this email", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed, or `If-None-Match` holds (`*`: a profile exists); `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
@@ -101,7 +101,7 @@ async fn put_profile(
         description = "Any subset of the writable fields"),
     responses(
         (status = 200, description = "Updated", body = Profile, headers(("ETag" = String))),
-        (status = 403, description = "`profile_suspended`: your profile is suspended; or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 403, description = "`profile_suspended`: your profile is suspended; `reauthentication_required`: a change of email needs a login at most `REAUTH_MAX_AGE_SECONDS` old (the token's `auth_time`); or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "`email_taken`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
@@ -117,13 +117,15 @@ async fn patch_profile(
     Ok(with_etag(StatusCode::OK, profile.version, Json(profile)))
 }
 
-/// Erase your profile and everything held about you (addresses, revisions, preferences, consent records).
+/// Erase your profile and everything held about you (addresses, revisions, preferences, consent records). Needs
+/// a recent login; leaves an erasure receipt, whose id the answer carries.
 #[utoipa::path(
     delete, path = "/api/v1/profiles/me", tag = "profiles",
     params(("If-Match" = Option<String>, Header, description = "Erase only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing")),
     responses(
-        (status = 204, description = "Erased (a suspended profile's suspension is kept: you cannot create a new profile until an admin lifts it)"),
-        (status = 403, description = "`forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 204, description = "Erased (a suspended profile's suspension is kept: you cannot create a new profile until an admin lifts it)",
+            headers(("Erasure-Receipt" = String, description = "UUID of the erasure's receipt (no personal data; admins read it at `/api/v1/admin/erasures`)"))),
+        (status = 403, description = "`reauthentication_required`: the token's `auth_time` is missing or older than `REAUTH_MAX_AGE_SECONDS` (log in again; `WWW-Authenticate` carries `max_age`); or `forbidden`: the token is not a user's (role `user`, or no role and no scope)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "`profile_not_found`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "`precondition_failed`: `If-Match` names another version or is malformed; `current_version` (an integer) and `ETag` tell the current version", body = ProblemDetails, content_type = "application/problem+json"),
     )
@@ -132,9 +134,9 @@ async fn delete_profile(
     UserCaller(caller): UserCaller,
     pre: Preconditions,
     State(state): State<AppState>,
-) -> Result<StatusCode, ApiError> {
-    service::profiles::erase(&state, &caller, &caller.user_id, &pre).await?;
-    Ok(StatusCode::NO_CONTENT)
+) -> Result<Response, ApiError> {
+    let receipt = service::profiles::erase(&state, &caller, &caller.user_id, &pre).await?;
+    Ok(erased(&receipt))
 }
 
 /// A merge patch of a profile: any subset of the writable fields; `null` clears an optional one.

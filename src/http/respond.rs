@@ -1,11 +1,21 @@
 //! Small response helpers shared by the resource handlers.
 
 use axum::{
-    http::{HeaderValue, StatusCode, header},
+    Json,
+    http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
+use serde::Serialize;
+use serde_json::Value;
 
-use crate::{cache::Entry, domain::precondition::Preconditions, http::extract::etag_value};
+use crate::{
+    cache::Entry,
+    domain::{fields::FieldMask, precondition::Preconditions, privacy::ErasureReceipt},
+    http::{error::ApiError, extract::etag_value},
+};
+
+/// The response header naming an erasure's receipt.
+pub const ERASURE_RECEIPT: HeaderName = HeaderName::from_static("erasure-receipt");
 
 /// A response with `ETag: "<version>"`.
 pub fn with_etag(status: StatusCode, version: i64, body: impl IntoResponse) -> Response {
@@ -35,4 +45,33 @@ pub fn respond_entry(pre: &Preconditions, entry: Entry) -> Response {
         Some(version) => versioned(pre, version, body),
         None => (StatusCode::OK, body).into_response(),
     }
+}
+
+/// 204 for an erasure, with `Erasure-Receipt: <receipt id>`.
+pub fn erased(receipt: &ErasureReceipt) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(id) = HeaderValue::from_str(&receipt.id.to_string()) {
+        response.headers_mut().insert(ERASURE_RECEIPT, id);
+    }
+    response
+}
+
+/// `value` as JSON holding only the fields of `mask`.
+pub fn masked(mask: &FieldMask, value: &impl Serialize) -> Result<Json<Value>, ApiError> {
+    let mut json = serde_json::to_value(value).map_err(ApiError::internal)?;
+    mask.apply(&mut json);
+    Ok(Json(json))
+}
+
+/// `value` as JSON with `mask` applied to the object under each of `keys` (a list's items, the defaults'
+/// addresses).
+pub fn masked_within(mask: &FieldMask, mut json: Value, keys: &[&str]) -> Json<Value> {
+    for key in keys {
+        match json.get_mut(*key) {
+            Some(Value::Array(items)) => items.iter_mut().for_each(|item| mask.apply(item)),
+            Some(object) => mask.apply(object),
+            None => {}
+        }
+    }
+    Json(json)
 }

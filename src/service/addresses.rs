@@ -31,7 +31,7 @@ pub async fn list(
 }
 
 /// One page of `user_id`'s live addresses from `pool`; 404 when the user has no profile.
-pub(super) async fn page_of(
+async fn page_of(
     pool: &Pool,
     user_id: &str,
     after: Option<Uuid>,
@@ -146,7 +146,7 @@ pub async fn delete(
 }
 
 /// 404 `profile_not_found` unless `user_id` has a profile.
-pub(super) async fn require_profile(pool: &Pool, user_id: &str) -> Result<()> {
+async fn require_profile(pool: &Pool, user_id: &str) -> Result<()> {
     db::profiles::find(pool, user_id)
         .await?
         .map(|_| ())

@@ -13,7 +13,7 @@ use crate::{
         patch::MergePatch,
         precondition::Preconditions,
         preferences::Preferences,
-        privacy::KeptSuspension,
+        privacy::{ErasureReceipt, KeptSuspension},
         profile::{Profile, ProfileInput, ProfileSummary},
         validation::{FieldError, sorted},
     },
@@ -23,6 +23,8 @@ use crate::{
 
 /// Which audit events to list; every filter is optional.
 pub use crate::db::audit::Filter as AuditFilter;
+/// Which erasure receipts to list; every filter is optional.
+pub use crate::db::erasures::Filter as ErasureFilter;
 
 /// Longest search term accepted (the longest email).
 const MAX_Q_CHARS: usize = 254;
@@ -188,6 +190,17 @@ pub async fn audit_events(state: &AppState, filter: AuditFilter) -> Result<Page<
         ..filter
     };
     let rows = db::audit::list(state.db.replica(), &filter).await?;
+    Ok(Page::from_rows(rows, limit))
+}
+
+/// One page of erasure receipts, oldest first: was this user erased, when, by whom, and what was removed.
+pub async fn erasures(state: &AppState, filter: ErasureFilter) -> Result<Page<ErasureReceipt>> {
+    let limit = filter.limit;
+    let filter = ErasureFilter {
+        limit: limit + 1,
+        ..filter
+    };
+    let rows = db::erasures::list(state.db.replica(), &filter).await?;
     Ok(Page::from_rows(rows, limit))
 }
 

@@ -3,7 +3,10 @@
 
 use sqlx::error::DatabaseError;
 
-use crate::domain::{precondition::PreconditionFailed, validation::FieldError};
+use crate::{
+    auth::StaleLogin,
+    domain::{precondition::PreconditionFailed, validation::FieldError},
+};
 
 /// Every way an operation of the service layer can fail.
 #[derive(Debug, thiserror::Error)]
@@ -15,14 +18,17 @@ pub enum Error {
     },
     #[error("this profile is suspended; it can be read, exported and erased, but not changed")]
     ProfileSuspended,
+    /// The user must log in again: the action needs a login at most `max_age_secs` old.
+    #[error("log in again: this needs a login at most {max_age_secs} seconds old")]
+    ReauthenticationRequired { max_age_secs: u64 },
+    /// The data existed and was erased (410), as opposed to never existing (404).
     #[error("{detail}")]
-    Conflict {
+    Gone {
         code: &'static str,
         detail: &'static str,
     },
-    /// What was asked for existed and is gone for good (410).
     #[error("{detail}")]
-    Gone {
+    Conflict {
         code: &'static str,
         detail: &'static str,
     },
@@ -49,6 +55,14 @@ impl Error {
     pub const REVISION_NOT_FOUND: Error = Error::NotFound {
         code: "revision_not_found",
         detail: "this address has no such revision",
+    };
+    pub const PROFILE_ERASED: Error = Error::Gone {
+        code: "profile_erased",
+        detail: "this user's profile was erased; nothing is held about them",
+    };
+    pub const ADDRESS_ERASED: Error = Error::Gone {
+        code: "address_erased",
+        detail: "this address was erased with its user's profile; none of its revisions can be read",
     };
     pub const KEPT_SUSPENSION_NOT_FOUND: Error = Error::NotFound {
         code: "kept_suspension_not_found",
@@ -125,6 +139,14 @@ fn is_sqlite_transient(err: &dyn DatabaseError) -> bool {
 impl From<Vec<FieldError>> for Error {
     fn from(errors: Vec<FieldError>) -> Self {
         Error::Validation(errors)
+    }
+}
+
+impl From<StaleLogin> for Error {
+    fn from(stale: StaleLogin) -> Self {
+        Error::ReauthenticationRequired {
+            max_age_secs: stale.max_age_secs,
+        }
     }
 }
 

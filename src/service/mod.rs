@@ -122,6 +122,12 @@ async fn lock_writable_profile(tx: &mut Tx, user_id: &str) -> Result<Profile> {
     Ok(profile)
 }
 
+/// Destructive self-service (erasure, a change of email) needs a login at most `REAUTH_MAX_AGE_SECONDS` old;
+/// admins and services are not subject to it.
+fn require_recent_login(state: &AppState, caller: &Caller) -> Result<()> {
+    Ok(caller.require_recent_login(clock::unix_now(), state.config.reauth_max_age_seconds)?)
+}
+
 /// A cache entry of `value` at `version`.
 fn entry(version: Option<i64>, value: &impl Serialize) -> Result<Entry> {
     let json = serde_json::to_vec(value).map_err(|e| Error::Internal(e.into()))?;

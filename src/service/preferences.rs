@@ -26,7 +26,7 @@ pub async fn get(state: &AppState, user_id: &str) -> Result<Preferences> {
 }
 
 /// `user_id`'s preferences from `pool`; 404 when the user has no profile.
-pub(super) async fn read(pool: &Pool, user_id: &str) -> Result<Preferences> {
+async fn read(pool: &Pool, user_id: &str) -> Result<Preferences> {
     db::profiles::find(pool, user_id)
         .await?
         .ok_or(Error::PROFILE_NOT_FOUND)?;

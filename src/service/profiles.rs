@@ -10,9 +10,13 @@ use crate::{
         event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
+        privacy::ErasureReceipt,
         profile::{Profile, ProfileInput},
     },
-    service::{Error, Result, commit, emit, entry, error::ProfileWriteExt, record},
+    service::{
+        Error, Result, commit, emit, entry, error::ProfileWriteExt, privacy, record,
+        require_recent_login,
+    },
     state::AppState,
 };
 
@@ -121,6 +125,9 @@ async fn replace(
     if fields.is_empty() {
         return Ok(existing);
     }
+    if input.changes_email_of(&existing) {
+        require_recent_login(state, caller)?;
+    }
     let profile = db::profiles::update(&mut tx, &caller.user_id, &input, clock::now())
         .await
         .on_unique_violation()?;
@@ -138,20 +145,23 @@ async fn replace(
     Ok(profile)
 }
 
-/// Erases `user_id`'s profile and everything held about them, as `caller` (the user or an admin). The
-/// suspension of a suspended profile is kept (user id and times only), so the user cannot come back active.
+/// Erases `user_id`'s profile and everything held about them, as `caller` (the user, with a recent login, or an
+/// admin), and returns the receipt it leaves with the address tombstones (docs/privacy.md). The suspension of a
+/// suspended profile is kept (user id and times only), so the user cannot come back active.
 pub async fn erase(
     state: &AppState,
     caller: &Caller,
     user_id: &str,
     pre: &Preconditions,
-) -> Result<()> {
+) -> Result<ErasureReceipt> {
+    require_recent_login(state, caller)?;
     let mut tx = state.db.begin().await?;
     let existing = db::profiles::find_for_update(&mut tx, user_id)
         .await?
         .ok_or(Error::PROFILE_NOT_FOUND)?;
     pre.check_write(Some(existing.version))?;
     let now = clock::now();
+    let receipt = db::erasures::record(&mut tx, &privacy::erasure(caller, user_id, now)).await?;
     db::profiles::delete(&mut tx, user_id).await?;
     if existing.status == "suspended" {
         db::suspensions::keep(&mut tx, user_id, now).await?;
@@ -168,5 +178,6 @@ pub async fn erase(
     // A profile created again under this id starts a new sequence, as it starts a new life downstream.
     db::events::forget_sequence(&mut tx, user_id).await?;
     record(&mut tx, caller, "profile.deleted", user_id, vec![]).await?;
-    commit(tx, state, &cache::user_keys(user_id)).await
+    commit(tx, state, &cache::user_keys(user_id)).await?;
+    Ok(receipt)
 }

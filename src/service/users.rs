@@ -1,22 +1,31 @@
 //! Reads of a user's data by other services (the order service first), served from the read replica when
-//! one is configured: addresses, the cached defaults, pinned revisions, and preferences.
+//! one is configured: the profile, addresses, the cached defaults, pinned revisions, and preferences.
+//!
+//! Data of an erased user answers 410 (`profile_erased`, `address_erased`), never a 404 that would mean it never
+//! existed: erasure leaves a receipt and address tombstones (`db::erasures`).
 
 use uuid::Uuid;
 
 use crate::{
     cache::{self, Entry},
-    db,
+    db::{self, Pool},
     domain::{
         address::{Address, DefaultAddresses},
         preferences::Preferences,
+        profile::Profile,
     },
-    service::{
-        Error, Page, Result,
-        addresses::{page_of, require_profile},
-        entry,
-    },
+    service::{Error, Page, Result, entry},
     state::AppState,
 };
+
+/// `user_id`'s profile.
+pub async fn profile(state: &AppState, user_id: &str) -> Result<Profile> {
+    let pool = state.db.replica();
+    match db::profiles::find(pool, user_id).await? {
+        Some(profile) => Ok(profile),
+        None => Err(missing_profile(pool, user_id).await),
+    }
+}
 
 /// One page of `user_id`'s live addresses, oldest first.
 pub async fn list_addresses(
@@ -25,7 +34,10 @@ pub async fn list_addresses(
     after: Option<Uuid>,
     limit: u32,
 ) -> Result<Page<Address>> {
-    page_of(state.db.replica(), user_id, after, limit).await
+    let pool = state.db.replica();
+    require_profile(pool, user_id).await?;
+    let rows = db::addresses::list_live(pool, user_id, after, limit + 1).await?;
+    Ok(Page::from_rows(rows, limit))
 }
 
 /// `user_id`'s default addresses as cached JSON.
@@ -55,13 +67,17 @@ pub async fn default_addresses(state: &AppState, user_id: &str) -> Result<Entry>
 /// One address of `user_id` in its current state, a deleted one too.
 pub async fn address(state: &AppState, user_id: &str, id: Uuid) -> Result<Address> {
     let pool = state.db.replica();
-    match db::addresses::find_any(pool, user_id, id).await? {
-        Some(address) => Ok(address),
-        None => {
-            require_profile(pool, user_id).await?;
-            Err(Error::ADDRESS_NOT_FOUND)
-        }
+    if let Some(address) = db::addresses::find_any(pool, user_id, id).await? {
+        return Ok(address);
     }
+    if db::erasures::erased_address(pool, user_id, id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::ADDRESS_ERASED);
+    }
+    require_profile(pool, user_id).await?;
+    Err(Error::ADDRESS_NOT_FOUND)
 }
 
 /// An address exactly as it was at `revision` (`None`: a revision number that cannot exist).
@@ -77,7 +93,13 @@ pub async fn address_revision(
             return Ok(address);
         }
     }
-    // Say why, so the caller can tell an erased user from a wrong reference.
+    // Say why, so the caller can tell erased data from a wrong reference: an erased address's revisions up to
+    // its last are gone (410), later numbers never existed (404).
+    match db::erasures::erased_address(pool, user_id, id).await? {
+        Some(last) if revision.is_some_and(|r| r <= last) => return Err(Error::ADDRESS_ERASED),
+        Some(_) => return Err(Error::REVISION_NOT_FOUND),
+        None => {}
+    }
     require_profile(pool, user_id).await?;
     match db::addresses::find_any(pool, user_id, id).await? {
         Some(_) => Err(Error::REVISION_NOT_FOUND),
@@ -87,5 +109,27 @@ pub async fn address_revision(
 
 /// `user_id`'s preferences; the documented defaults (version 0) until they set any.
 pub async fn preferences(state: &AppState, user_id: &str) -> Result<Preferences> {
-    super::preferences::read(state.db.replica(), user_id).await
+    let pool = state.db.replica();
+    require_profile(pool, user_id).await?;
+    Ok(db::preferences::find(pool, user_id)
+        .await?
+        .unwrap_or_else(Preferences::defaults))
+}
+
+/// Succeeds when `user_id` has a profile; else says why not.
+async fn require_profile(pool: &Pool, user_id: &str) -> Result<()> {
+    match db::profiles::find(pool, user_id).await? {
+        Some(_) => Ok(()),
+        None => Err(missing_profile(pool, user_id).await),
+    }
+}
+
+/// Why `user_id` has no profile: it was erased (410 `profile_erased`; a profile created again since would have
+/// been found), or there never was one (404 `profile_not_found`).
+async fn missing_profile(pool: &Pool, user_id: &str) -> Error {
+    match db::erasures::profile_erased(pool, user_id).await {
+        Ok(true) => Error::PROFILE_ERASED,
+        Ok(false) => Error::PROFILE_NOT_FOUND,
+        Err(err) => err.into(),
+    }
 }

@@ -17,6 +17,7 @@ fn claims(sub: &str) -> Claims {
         scope: None,
         iss: None,
         aud: None,
+        auth_time: None,
     }
 }
 

@@ -253,7 +253,7 @@ async fn default_addresses_are_cached_for_services_and_every_address_write_inval
     assert_eq!(a.delete(ME, &token).await.status, StatusCode::NO_CONTENT);
     b.get(&defaults, &service)
         .await
-        .assert_problem(404, "profile_not_found");
+        .assert_problem(410, "profile_erased");
 }
 
 #[tokio::test]

@@ -252,6 +252,7 @@ async fn a_token_is_verified_once_per_request_though_the_limiter_needs_its_calle
         scope: None,
         iss: None,
         aud: None,
+        auth_time: None,
     };
     let token = sign(Algorithm::RS384, "rsa-1", None, &claims);
     fake.answer(Verify::Unauthorized);

@@ -252,6 +252,52 @@ async fn export_records_a_profile_exported_audit_event() {
 }
 
 #[tokio::test]
+async fn export_lists_who_read_and_changed_your_data_and_when() {
+    let app = TestApp::spawn().await;
+    let token = app.create_profile("u1", "a@example.com").await;
+    let bystander = app.create_profile("u2", "b@example.com").await;
+    let admin = app.token_with("support-7", &["admin"], None);
+    app.get("/api/v1/admin/profiles/u1", &admin).await;
+    app.patch_json(
+        "/api/v1/admin/profiles/u1",
+        &admin,
+        &json!({"display_name": "Fixed"}),
+    )
+    .await;
+    app.get("/api/v1/admin/profiles/u2", &admin).await;
+    app.get(EXPORT, &bystander).await;
+    app.get(EXPORT, &token).await;
+
+    let export = app.get(EXPORT, &token).await.json();
+
+    let events: Vec<(&str, &str, &str)> = export["audit_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["occurred_at"].is_string(), "{e}");
+            assert_eq!(e.as_object().unwrap().len(), 4, "{e}");
+            (
+                e["actor_role"].as_str().unwrap(),
+                e["actor_id"].as_str().unwrap(),
+                e["action"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            ("user", "u1", "profile.created"),
+            ("admin", "support-7", "profile.admin_viewed"),
+            ("admin", "support-7", "profile.updated"),
+            ("user", "u1", "profile.exported"),
+            ("user", "u1", "profile.exported"),
+        ],
+        "every event about u1, oldest first, this export included; none about u2"
+    );
+}
+
+#[tokio::test]
 async fn export_of_a_user_without_preferences_contains_the_defaults() {
     let app = TestApp::spawn().await;
     let token = app.create_profile("u1", "a@example.com").await;
@@ -333,9 +379,16 @@ async fn erasure_leaves_nothing_personal_about_the_user_in_any_table() {
         personal.is_empty(),
         "personal data left after erasure: {personal:?}"
     );
-    // The audit trail keeps ids, and so does the change feed until its retention (`profile.erased` must reach
-    // other services with the user id; docs/events.md).
-    let references = traces_of(&app, &[SUBJECT.user_id], &["audit_events", "outbox_events"]).await;
+    // What erasure keeps by design: the audit trail (ids and action names), the receipt and the address
+    // tombstones (ids, numbers and times; see erasure.rs), and the change feed's events until their retention
+    // (`profile.erased` must reach other services with the user id; docs/events.md).
+    let kept = [
+        "audit_events",
+        "erasure_receipts",
+        "erased_addresses",
+        "outbox_events",
+    ];
+    let references = traces_of(&app, &[SUBJECT.user_id], &kept).await;
     assert!(
         references.is_empty(),
         "rows still reference the user: {references:?}"
@@ -477,9 +530,14 @@ async fn erasure_of_a_suspended_user_keeps_only_their_id_and_two_times() {
         personal.is_empty(),
         "personal data left after erasure: {personal:?}"
     );
-    // The audit trail keeps ids, and so does the change feed until its retention (`profile.erased` must reach
-    // other services with the user id; docs/events.md).
-    let references = traces_of(&app, &[SUBJECT.user_id], &["audit_events", "outbox_events"]).await;
+    // Besides what every erasure keeps (the audit trail, the receipt, the address tombstones).
+    let kept = [
+        "audit_events",
+        "erasure_receipts",
+        "erased_addresses",
+        "outbox_events",
+    ];
+    let references = traces_of(&app, &[SUBJECT.user_id], &kept).await;
     assert_eq!(
         references,
         [format!(
@@ -490,4 +548,35 @@ async fn erasure_of_a_suspended_user_keeps_only_their_id_and_two_times() {
     let mut kept_columns = columns(&app, "kept_suspensions").await;
     kept_columns.sort();
     assert_eq!(kept_columns, ["erased_at", "suspended_at", "user_id"]);
+}
+
+#[tokio::test]
+async fn what_every_erasure_keeps_has_ids_numbers_and_times_only() {
+    let app = TestApp::spawn().await;
+
+    let mut receipt = columns(&app, "erasure_receipts").await;
+    let mut tombstone = columns(&app, "erased_addresses").await;
+
+    receipt.sort();
+    tombstone.sort();
+    assert_eq!(
+        receipt,
+        [
+            "actor_id",
+            "actor_kind",
+            "address_revisions",
+            "addresses",
+            "consent_records",
+            "erased_at",
+            "id",
+            "preferences",
+            "profiles",
+            "request_id",
+            "user_id"
+        ]
+    );
+    assert_eq!(
+        tombstone,
+        ["address_id", "erased_at", "last_revision", "user_id"]
+    );
 }

@@ -107,11 +107,11 @@ async fn checkout_story_an_order_reads_the_exact_address_it_was_placed_with_afte
         .json();
     assert_eq!(deletion, current);
 
-    // Until the user erases their profile.
+    // Until the user erases their profile: then the order learns that it was erased, not that it never was.
     app.delete("/api/v1/profiles/me", &shopper).await;
     app.get(&snapshot_path, &orders)
         .await
-        .assert_problem(404, "profile_not_found");
+        .assert_problem(410, "address_erased");
 }
 
 #[tokio::test]

@@ -25,6 +25,7 @@ fn claims(sub: &str, lifetime: u64, iat: bool) -> Claims {
         scope: None,
         iss: None,
         aud: None,
+        auth_time: None,
     }
 }
 

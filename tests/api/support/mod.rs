@@ -194,6 +194,8 @@ impl TestApp {
             scope: scope.map(str::to_owned),
             iss: None,
             aud: None,
+            // Like a fresh login, as the `token` command mints by default.
+            auth_time: Some(unix_now()),
         })
     }
 
