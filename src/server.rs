@@ -71,6 +71,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let (limits, shutdown_timeout) = (config.connections, config.shutdown_timeout);
     let state = AppState::new(config, db.clone());
     state.outbox.spawn(&db, &state.config.events);
+    let outbox = state.outbox.clone();
     // Load the JWKS early when configured; the auth service being down must not stop start-up.
     tokio::spawn({
         let verifier = state.verifier.clone();
@@ -90,6 +91,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         () = accept_until(shutdown, listener, &serving) => {}
         err = start_up_failed => return Err(err),
     }
+    outbox
+        .stop(Duration::from_secs(1).min(shutdown_timeout / 4))
+        .await;
     drain_and_close(serving, &db, shutdown_timeout).await;
     tracing::info!("stopped");
     Ok(())

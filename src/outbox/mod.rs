@@ -4,9 +4,20 @@
 
 pub mod relay;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU8, Ordering},
+    },
+    time::Duration,
+};
 
-use tokio::sync::{Notify, watch};
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
+
+pub use relay::RelayState;
 
 use crate::{clock, config::EventSettings, db::Db};
 
@@ -33,6 +44,22 @@ pub struct Outbox {
 struct Inner {
     committed: Notify,
     head: watch::Sender<i64>,
+    /// The relay's `RelayState` as a number; 0 while no relay runs.
+    relay: AtomicU8,
+    /// Set at shutdown: the relay gives up its lease and stops.
+    stopping: watch::Sender<bool>,
+    relay_task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Inner {
+    /// Records the relay's state; true when it changed.
+    fn set_relay(&self, state: RelayState) -> bool {
+        self.relay.swap(state as u8, Ordering::Relaxed) != state as u8
+    }
+
+    fn relay_state(&self) -> Option<RelayState> {
+        RelayState::from_u8(self.relay.load(Ordering::Relaxed))
+    }
 }
 
 impl Default for Outbox {
@@ -41,6 +68,9 @@ impl Default for Outbox {
             inner: Arc::new(Inner {
                 committed: Notify::new(),
                 head: watch::Sender::new(0),
+                relay: AtomicU8::new(0),
+                stopping: watch::Sender::new(false),
+                relay_task: Mutex::new(None),
             }),
         }
     }
@@ -57,10 +87,36 @@ impl Outbox {
         self.inner.head.subscribe()
     }
 
-    /// Runs the sequencer and the retention until the pools close.
+    /// Runs the sequencer and the retention until the pools close, and the relay when `NATS_URL` is set.
     pub fn spawn(&self, db: &Db, settings: &EventSettings) {
         tokio::spawn(sequence(self.inner.clone(), db.clone()));
         tokio::spawn(retain(db.clone(), settings.clone()));
+        if let Some(nats) = settings.nats.clone() {
+            self.inner.set_relay(RelayState::Starting);
+            let task = tokio::spawn(relay::run(self.inner.clone(), db.clone(), nats));
+            if let Ok(mut slot) = self.inner.relay_task.lock() {
+                *slot = Some(task);
+            }
+        }
+    }
+
+    /// What this instance's relay is doing; `None` without `NATS_URL`.
+    pub fn relay_state(&self) -> Option<RelayState> {
+        self.inner.relay_state()
+    }
+
+    /// At shutdown: the relay finishes the batch it is acknowledging at most within `limit`, gives up its lease
+    /// (so another instance takes over at once) and stops.
+    pub async fn stop(&self, limit: Duration) {
+        self.inner.stopping.send_replace(true);
+        let task = self.inner.relay_task.lock().ok().and_then(|mut t| t.take());
+        if let Some(task) = task {
+            if tokio::time::timeout(limit, task).await.is_err() {
+                tracing::warn!(
+                    "the change feed relay did not stop in time; its lease expires by itself"
+                );
+            }
+        }
     }
 }
 

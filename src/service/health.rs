@@ -63,6 +63,9 @@ pub async fn readiness(state: &AppState) -> Readiness {
         );
     }
     checks.insert("auth_service".to_string(), check_auth_service(state));
+    if let Some(relay) = state.outbox.relay_state() {
+        checks.insert("broker".to_string(), check_broker(relay));
+    }
     let failed = checks.values().any(|c| c.required && c.status == "down");
     let degraded = checks
         .values()
@@ -121,5 +124,23 @@ fn check_auth_service(state: &AppState) -> DependencyCheck {
         required: false,
         latency_ms: None,
         detail: known.map(|(b, _)| b.as_str().to_string()),
+    }
+}
+
+/// The change feed's NATS relay on this instance (no call is made): `down` while NATS cannot be reached or
+/// refuses publishes (writes still succeed; events wait in the outbox). Optional: never fails readiness.
+fn check_broker(relay: crate::outbox::RelayState) -> DependencyCheck {
+    use crate::outbox::RelayState;
+    let (status, detail) = match relay {
+        RelayState::Starting => ("unknown", "connecting"),
+        RelayState::Publishing => ("up", "publishing"),
+        RelayState::Standby => ("up", "standby: another instance publishes"),
+        RelayState::Down => ("down", "NATS unreachable: events wait in the outbox"),
+    };
+    DependencyCheck {
+        status: status.to_string(),
+        required: false,
+        latency_ms: None,
+        detail: Some(detail.to_string()),
     }
 }

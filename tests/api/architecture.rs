@@ -122,6 +122,7 @@ fn each_layer_imports_only_the_layers_below_it() {
                 "config",
                 "db",
                 "domain",
+                "outbox",
                 "request_id",
                 "state",
             ],

@@ -24,6 +24,7 @@ mod preferences;
 mod privacy;
 mod profiles;
 mod reauth;
+mod relay;
 mod replica;
 mod scopes;
 mod service_reads;
