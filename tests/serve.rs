@@ -926,3 +926,157 @@ fn a_server_started_while_the_database_is_down_serves_once_it_comes_up() {
     );
     drop(cluster);
 }
+
+/// The NATS server of the relay tests, or `None` (with a note) when `TEST_NATS_URL` is not set.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the suite's own TEST_NATS_URL, not a service setting"
+)]
+fn nats_url() -> Option<String> {
+    let url = std::env::var("TEST_NATS_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("note: TEST_NATS_URL is not set; the relay crash test is skipped");
+    }
+    url
+}
+
+/// Messages in `stream` (0 while it does not exist yet).
+async fn stream_messages(js: &async_nats::jetstream::Context, stream: &str) -> u64 {
+    match js.get_stream(stream).await {
+        Ok(mut stream) => stream.info().await.map_or(0, |i| i.state.messages),
+        Err(_) => 0,
+    }
+}
+
+/// How far the relay had marked the feed as published, read from the database.
+async fn published_through(database_url: &str) -> u64 {
+    const SQL: &str = "SELECT position FROM outbox_cursors WHERE name = 'published'";
+    let position: i64 = if database_url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+        sqlx::query_scalar(SQL).fetch_one(&pool).await.unwrap()
+    } else {
+        let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+        sqlx::query_scalar(SQL).fetch_one(&pool).await.unwrap()
+    };
+    u64::try_from(position).unwrap()
+}
+
+/// The `outbox_publish_total{outcome="duplicate"}` a server reports.
+fn duplicates_reported(server: &Server) -> u64 {
+    let metrics = server.try_get("/metrics").unwrap();
+    metrics
+        .lines()
+        .find(|l| l.starts_with("outbox_publish_total{outcome=\"duplicate\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the suite's own TEST_DATABASE_URL, not a service setting"
+)]
+fn a_relay_killed_between_publishing_and_marking_delivers_no_duplicate() {
+    let Some(nats) = nats_url() else { return };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let js = runtime
+        .block_on(async {
+            async_nats::connect(&nats)
+                .await
+                .map(async_nats::jetstream::new)
+        })
+        .expect("NATS answers at TEST_NATS_URL");
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = match std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => postgres_schema_url(&url),
+        None => format!("sqlite:{}?mode=rwc", dir.path().join("relay.db").display()),
+    };
+    let stream = format!("T_{}", uuid::Uuid::new_v4().simple());
+    let data_dir = dir.path().display().to_string();
+    let common = [
+        ("DATABASE_URL", database_url.as_str()),
+        ("DATA_DIR", data_dir.as_str()),
+        ("NATS_STREAM", stream.as_str()),
+        ("NATS_SUBJECT_PREFIX", "crash_test"),
+    ];
+
+    // A backlog of 2,000 events, written while NATS cannot be reached.
+    let writing = Server::start(&[&common[..], &[("NATS_URL", "nats://127.0.0.1:1")]].concat());
+    let port = writing.port;
+    let threads: Vec<_> = (0..4)
+        .map(|w| {
+            std::thread::spawn(move || {
+                let token = token(&format!("relay-{w}"));
+                for n in 0..500 {
+                    assert_eq!(
+                        put_profile(port, &token, &format!("r{w}n{n}")),
+                        Some(if n == 0 { 201 } else { 200 })
+                    );
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    drop(writing);
+
+    // The relay starts publishing the backlog and is killed as soon as the stream holds any of it: in the
+    // middle of a batch, published but not yet marked.
+    let vars = [&common[..], &[("NATS_URL", nats.as_str())]].concat();
+    let mut relaying = Server::start(&vars);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runtime.block_on(stream_messages(&js, &stream)) == 0 {
+        assert!(Instant::now() < deadline, "nothing was published in 30 s");
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    relaying.child.kill().unwrap();
+    relaying.child.wait().unwrap();
+    let published_at_kill = runtime.block_on(stream_messages(&js, &stream));
+    let marked_at_kill = runtime.block_on(published_through(&database_url));
+
+    let finishing = Server::start(&vars);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runtime.block_on(stream_messages(&js, &stream)) < 2000 {
+        assert!(
+            Instant::now() < deadline,
+            "the backlog was not delivered in 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Every event once in the stream, and the restarted relay did publish again what the killed one had not
+    // marked (the server dropped those by `Nats-Msg-Id`).
+    let in_stream = runtime.block_on(stream_messages(&js, &stream));
+    assert_eq!(in_stream, 2000, "each event exactly once");
+    let ids: std::collections::BTreeSet<String> = runtime.block_on(async {
+        let stream = js.get_stream(&stream).await.unwrap();
+        let mut ids = std::collections::BTreeSet::new();
+        for seq in 1..=in_stream {
+            let message = stream.get_raw_message(seq).await.unwrap();
+            let event: Value = serde_json::from_slice(&message.payload).unwrap();
+            ids.insert(event["id"].as_str().unwrap().to_string());
+        }
+        ids
+    });
+    assert_eq!(ids.len(), 2000, "no event twice");
+    assert!(
+        published_at_kill < 2000,
+        "the kill came after the whole backlog"
+    );
+    // What was published but not marked at the kill was published again, and dropped by the server.
+    let unmarked = published_at_kill - marked_at_kill;
+    assert!(
+        duplicates_reported(&finishing) >= unmarked,
+        "{unmarked} events were published but not marked at the kill"
+    );
+    eprintln!("relay crash: {published_at_kill} published, {marked_at_kill} marked at the kill");
+    let _ = runtime.block_on(js.delete_stream(&stream));
+}

@@ -40,7 +40,55 @@ pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     add_rate_limited(&mut openapi);
     add_parameter_formats(&mut openapi);
     crate::http::idempotency::document(&mut openapi);
+    add_event_catalogue(&mut openapi);
     openapi
+}
+
+/// One schema per change event type (`ProfileCreatedEvent`, ...): the `Event` with its `type` fixed and its
+/// `version` or `revision` present. The NATS messages carry the same JSON (docs/events.md).
+fn add_event_catalogue(openapi: &mut utoipa::openapi::OpenApi) {
+    use crate::domain::event::EventType;
+    let components = openapi.components.get_or_insert_with(Default::default);
+    for kind in EventType::ALL {
+        let number = if kind.is_about_an_address() {
+            "revision"
+        } else {
+            "version"
+        };
+        let schema = serde_json::json!({
+            "description": kind.meaning(),
+            "allOf": [
+                {"$ref": "#/components/schemas/Event"},
+                {
+                    "type": "object",
+                    "required": [number],
+                    "properties": {
+                        "type": {"type": "string", "enum": [kind.as_str()]},
+                        number: {"type": "integer", "format": "int64", "minimum": 1},
+                    },
+                },
+            ],
+        });
+        if let Ok(schema) = serde_json::from_value(schema) {
+            components.schemas.insert(event_schema_name(kind), schema);
+        }
+    }
+}
+
+/// `address.defaults_changed` -> `AddressDefaultsChangedEvent`.
+pub fn event_schema_name(kind: crate::domain::event::EventType) -> String {
+    let mut name: String = kind
+        .as_str()
+        .split(['.', '_'])
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect();
+    name.push_str("Event");
+    name
 }
 
 /// Cursors are what a page's `next_cursor` holds: base64url without padding (empty counts as absent).

@@ -559,3 +559,25 @@ async fn a_reader_paging_during_concurrent_writes_sees_every_event_once_in_per_u
         assert_eq!(sequences, (1..=11).collect::<Vec<_>>(), "{user}");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_holds_a_schema_for_every_event_type() {
+    use user_profile_service::domain::event::EventType;
+    let app = TestApp::spawn().await;
+    let doc = app
+        .request(Method::GET, "/api-docs/openapi.json", None, None, &[])
+        .await
+        .json();
+    for kind in EventType::ALL {
+        let name = user_profile_service::http::openapi::event_schema_name(kind);
+        let schema = &doc["components"]["schemas"][&name];
+        let fixed = &schema["allOf"][1]["properties"]["type"]["enum"];
+        assert_eq!(fixed, &json!([kind.as_str()]), "{name}");
+        let number = if kind.is_about_an_address() { "revision" } else { "version" };
+        assert_eq!(schema["allOf"][1]["required"], json!([number]), "{name}");
+    }
+    assert_eq!(
+        user_profile_service::http::openapi::event_schema_name(EventType::AddressDefaultsChanged),
+        "AddressDefaultsChangedEvent"
+    );
+}
