@@ -5,6 +5,7 @@
 #   bench/run.sh                      # 100,000 profiles, 10 s per scenario, both databases, peers
 #   PROFILES=1000000 bench/run.sh     # the 1,000,000-profile data set
 #   SMOKE=1 bench/run.sh              # a few seconds: 1,000 profiles, SQLite, no peers (CI keeps it working)
+#   BIN=path/to/binary LABEL=old SCENARIOS=patch PEERS=0 bench/run.sh   # another build, some scenarios
 #
 # Scenarios (64 connections, 2 wrk threads, tokens rotating over 10,000 users):
 #   get_me    GET /api/v1/profiles/me
@@ -32,6 +33,8 @@ if [ "$SMOKE" = 1 ]; then
   PROFILES=1000; USERS=200; DURATION=1s; BACKENDS=sqlite; PEERS=0
 fi
 THREADS=2
+SCENARIOS=${SCENARIOS:-"get_me defaults patch mix"}
+LABEL=${LABEL:-service}
 WORK=$(mktemp -d /tmp/ups-bench.XXXXXX)
 RESULTS="$BENCH_DIR/results"
 mkdir -p "$RESULTS"
@@ -40,10 +43,12 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 command -v wrk >/dev/null || { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 
-echo "building the service (release)"
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
-(cd "$ROOT" && cargo build --release --locked --quiet)
-BIN="$CARGO_TARGET_DIR/release/user-profile-service"
+if [ -z "${BIN:-}" ]; then
+  echo "building the service (release)"
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+  (cd "$ROOT" && cargo build --release --locked --quiet)
+  BIN="$CARGO_TARGET_DIR/release/user-profile-service"
+fi
 
 # Tokens: readers u0..u{USERS-1}; patch writers and mix writers are two further disjoint ranges, so each scenario
 # starts from version 1 for the users it writes.
@@ -87,10 +92,12 @@ run_service() { # backend
   wait_up "http://127.0.0.1:$SERVICE_PORT/health" || { echo "the service did not start:"; tail "$WORK/service-$backend.log"; exit 1; }
   # warm-up: caches, connections, prepared statements
   BENCH_TOKENS=$WORK/read.lua wrk -t$THREADS -c"$CONNS" -d1s -s "$BENCH_DIR/get_me.lua" "http://127.0.0.1:$SERVICE_PORT" >/dev/null
-  ROWS+=("$(load "service-$backend" get_me get_me.lua)")
-  ROWS+=("$(load "service-$backend" defaults defaults.lua)")
-  ROWS+=("$(load "service-$backend" patch patch.lua)")
-  ROWS+=("$(load "service-$backend" mix mix.lua "$WORK/mixwrite.lua")")
+  for scenario in $SCENARIOS; do
+    case $scenario in
+      mix) ROWS+=("$(load "$LABEL-$backend" mix mix.lua "$WORK/mixwrite.lua")") ;;
+      *) ROWS+=("$(load "$LABEL-$backend" "$scenario" "$scenario.lua")") ;;
+    esac
+  done
   kill -TERM "$pid"; wait "$pid" || true
 }
 
@@ -109,4 +116,4 @@ report="$RESULTS/$(date -u +%Y%m%dT%H%M%SZ).md"
 python3 "$BENCH_DIR/report.py" "$PROFILES" "$DURATION" "$CONNS" "$USERS" "${ROWS[@]}" | tee "$report"
 echo "written to $report"
 # A scenario with errors fails the run, so the smoke run in CI catches a broken harness or service.
-! printf '%s\n' "${ROWS[@]}" | grep -E "service-" | grep -vE "errors=0 non2xx=0" >/dev/null
+! printf '%s\n' "${ROWS[@]}" | grep -E "^$LABEL-" | grep -vE "errors=0 non2xx=0" >/dev/null
