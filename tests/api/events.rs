@@ -573,7 +573,11 @@ async fn the_openapi_document_holds_a_schema_for_every_event_type() {
         let schema = &doc["components"]["schemas"][&name];
         let fixed = &schema["allOf"][1]["properties"]["type"]["enum"];
         assert_eq!(fixed, &json!([kind.as_str()]), "{name}");
-        let number = if kind.is_about_an_address() { "revision" } else { "version" };
+        let number = if kind.is_about_an_address() {
+            "revision"
+        } else {
+            "version"
+        };
         assert_eq!(schema["allOf"][1]["required"], json!([number]), "{name}");
     }
     assert_eq!(
