@@ -294,19 +294,22 @@ pub async fn prune(
     at_most: i64,
     batch: u32,
 ) -> Result<u64, sqlx::Error> {
+    // The head first: every event at or below it has its position, so the search below sees all of them, and an
+    // event numbered meanwhile (above the head) is never taken for an old one.
+    let head = head(&db.writer).await?;
     let conn = Conn::from(&db.writer);
     let young = if conn.is_sqlite() {
-        "SELECT MIN(position) FROM outbox_events WHERE julianday(occurred_at) >= julianday($1)"
+        "SELECT MIN(position) FROM outbox_events WHERE position <= $2 \
+         AND julianday(occurred_at) >= julianday($1)"
     } else {
-        "SELECT MIN(position) FROM outbox_events WHERE occurred_at >= $1 AND position IS NOT NULL"
+        "SELECT MIN(position) FROM outbox_events WHERE position <= $2 AND occurred_at >= $1"
     };
     let first_young = with_conn!(conn, |c| sqlx::query_scalar::<_, Option<i64>>(young)
         .bind(cutoff)
+        .bind(head)
         .fetch_one(c)
         .await)?;
-    let through = first_young
-        .map_or(head(&db.writer).await?, |p| p - 1)
-        .min(at_most);
+    let through = first_young.map_or(head, |p| p - 1).min(at_most);
     if through <= pruned_through(&db.writer).await? {
         return Ok(0);
     }
