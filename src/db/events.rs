@@ -62,6 +62,8 @@ macro_rules! mark_sql {
 pub struct Positioned {
     pub position: i64,
     pub event: Event,
+    /// The W3C `traceparent` of the request that wrote it; not part of the event document.
+    pub traceparent: Option<String>,
 }
 
 /// Filters of a feed page.
@@ -95,11 +97,16 @@ pub async fn forget_sequence(tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Err
     .map(|_| ()))
 }
 
-/// Appends `event` to the outbox, inside the write's transaction.
-pub async fn append(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
+/// Appends `event` to the outbox, inside the write's transaction, with the `traceparent` of the request that
+/// wrote it (the relay's message carries it on).
+pub async fn append(
+    tx: &mut Tx,
+    event: &Event,
+    traceparent: Option<&str>,
+) -> Result<(), sqlx::Error> {
     const SQL: &str = "INSERT INTO outbox_events (id, type, user_id, resource_id, version, revision, sequence, \
-                       changed_fields, occurred_at, actor_role, request_id) \
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+                       changed_fields, occurred_at, actor_role, request_id, traceparent) \
+                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
     with_conn!(tx, |c| {
         sqlx::query(SQL)
             .bind(event.id)
@@ -113,6 +120,7 @@ pub async fn append(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
             .bind(event.occurred_at)
             .bind(event.actor_role.as_str())
             .bind(&event.request_id)
+            .bind(traceparent)
             .execute(c)
             .await
             .map(|_| ())
@@ -215,6 +223,7 @@ struct Row {
     occurred_at: OffsetDateTime,
     actor_role: String,
     request_id: Option<String>,
+    traceparent: Option<String>,
 }
 
 impl Row {
@@ -235,6 +244,7 @@ impl Row {
                 actor_role: ActorRole::parse(&self.actor_role),
                 request_id: self.request_id,
             },
+            traceparent: self.traceparent,
         })
     }
 }
@@ -250,7 +260,7 @@ pub async fn page(
     let rows = with_conn!(conn, |c| {
         let mut sql = QueryBuilder::new(
             "SELECT position, id, type, user_id, resource_id, version, revision, sequence, changed_fields, \
-             occurred_at, actor_role, request_id FROM outbox_events WHERE position > ",
+             occurred_at, actor_role, request_id, traceparent FROM outbox_events WHERE position > ",
         );
         sql.push_bind(after)
             .push(" AND position <= ")

@@ -30,6 +30,7 @@ use crate::{
         profile::Profile,
     },
     state::AppState,
+    trace_context,
 };
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -86,7 +87,7 @@ async fn record(
 }
 
 /// Appends, inside the write's transaction, the change event of `change` made by `caller` (docs/events.md):
-/// it commits or rolls back with the change itself.
+/// it commits or rolls back with the change itself, with the request's trace context for the relay.
 async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
     let sequence = db::events::next_sequence(tx, &change.user_id).await?;
     let event = Event::of(
@@ -96,7 +97,8 @@ async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
         ActorRole::parse(caller.primary_role()),
         crate::request_id::current(),
     );
-    Ok(db::events::append(tx, &event).await?)
+    let traceparent = trace_context::outgoing().map(|trace| trace.span.to_string());
+    Ok(db::events::append(tx, &event, traceparent.as_deref()).await?)
 }
 
 /// Commits a write, then drops what the cache holds of it (after the commit, so no reader can put back the
