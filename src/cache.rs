@@ -401,7 +401,10 @@ impl Redis {
         } else {
             tracing::Span::none()
         };
-        let error = match tokio::time::timeout(limit, op).instrument(span.clone()).await {
+        let error = match tokio::time::timeout(limit, op)
+            .instrument(span.clone())
+            .await
+        {
             Ok(Ok(value)) => return Some(value),
             Ok(Err(err)) => err.category().to_string(),
             Err(_) => "timed out".to_string(),

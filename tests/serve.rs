@@ -806,7 +806,10 @@ fn send(
     body: &str,
 ) -> (u16, String, Vec<u8>) {
     let mut stream = server.connect().unwrap();
-    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         stream,
         "{method} /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
@@ -1119,6 +1122,7 @@ mod traces {
         common::v1::{AnyValue, KeyValue, any_value::Value as Any},
     };
     use prost::Message;
+    use serde_json::json;
 
     use super::{
         support::fake_auth::{FakeAuth, VERIFY_PATH, Verify, sign},
@@ -1204,7 +1208,12 @@ mod traces {
     fn flatten(request: ExportTraceServiceRequest) -> Vec<Exported> {
         let mut out = Vec::new();
         for resource_spans in request.resource_spans {
-            let resource = texts(resource_spans.resource.map(|r| r.attributes).unwrap_or_default());
+            let resource = texts(
+                resource_spans
+                    .resource
+                    .map(|r| r.attributes)
+                    .unwrap_or_default(),
+            );
             for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
                 out.push(Exported {
                     trace_id: hex(&span.trace_id),
@@ -1267,7 +1276,9 @@ mod traces {
         let collector = Collector::start();
         let runtime = tokio::runtime::Runtime::new().unwrap();
         let fake = runtime.block_on(FakeAuth::start(&[]));
-        fake.answer(Verify::Valid(json!({"user_id": "otel-user", "roles": ["user"]})));
+        fake.answer(Verify::Valid(
+            json!({"user_id": "otel-user", "roles": ["user"]}),
+        ));
         let mut server = Server::start(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.as_str()),
             ("OTEL_SERVICE_NAME", "profiles-under-test"),
@@ -1285,7 +1296,10 @@ mod traces {
         let spans = collector.spans();
         let request = named(&spans, "PUT /api/v1/profiles/me");
         assert_eq!(request.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(request.parent_span_id, "00f067aa0ba902b7", "the caller's span is the parent");
+        assert_eq!(
+            request.parent_span_id, "00f067aa0ba902b7",
+            "the caller's span is the parent"
+        );
         assert_eq!(request.kind, SPAN_KIND_SERVER);
         assert_eq!(request.attributes["http.route"], "/api/v1/profiles/me");
         assert_eq!(request.attributes["http.response.status_code"], "201");
@@ -1304,12 +1318,27 @@ mod traces {
         let sent = fake.last_trace(VERIFY_PATH).unwrap().traceparent.unwrap();
         assert_eq!(sent, format!("00-{}-{}-01", auth.trace_id, auth.span_id));
         // The caller chose not to record its trace: nothing of it is exported.
-        assert!(!spans.iter().any(|s| s.trace_id == "0af7651916cd43dd8448eb211c80319c"));
+        assert!(
+            !spans
+                .iter()
+                .any(|s| s.trace_id == "0af7651916cd43dd8448eb211c80319c")
+        );
         // No attribute holds the token, the email, a name or the user id.
         for span in &spans {
             for value in span.attributes.values().chain(span.resource.values()) {
-                for secret in [token.as_str(), "otel.canary", "example.com", "Zebulon", "Quixote", "otel-user"] {
-                    assert!(!value.contains(secret), "{} holds {secret}: {value}", span.name);
+                for secret in [
+                    token.as_str(),
+                    "otel.canary",
+                    "example.com",
+                    "Zebulon",
+                    "Quixote",
+                    "otel-user",
+                ] {
+                    assert!(
+                        !value.contains(secret),
+                        "{} holds {secret}: {value}",
+                        span.name
+                    );
                 }
             }
         }

@@ -62,7 +62,12 @@ impl TraceExport {
         if disabled {
             return Ok(None);
         }
-        match raw.otel_exporter_otlp_protocol.take().as_deref().map(str::trim) {
+        match raw
+            .otel_exporter_otlp_protocol
+            .take()
+            .as_deref()
+            .map(str::trim)
+        {
             None | Some("http/protobuf") => {}
             Some(other) => {
                 return Err(bad(format!(
@@ -91,8 +96,12 @@ impl TraceExport {
             endpoint,
             headers: headers(raw.otel_exporter_otlp_headers.take())?,
             timeout: Duration::from_millis(
-                parse_num("OTEL_EXPORTER_OTLP_TIMEOUT", raw.otel_exporter_otlp_timeout.take(), 10_000)?
-                    .max(1),
+                parse_num(
+                    "OTEL_EXPORTER_OTLP_TIMEOUT",
+                    raw.otel_exporter_otlp_timeout.take(),
+                    10_000,
+                )?
+                .max(1),
             ),
             service_name,
             resource_attributes,
@@ -131,7 +140,11 @@ fn sampler(raw: &mut Raw) -> Result<Sampler, ConfigError> {
     };
     let name = raw.otel_traces_sampler.take();
     Ok(
-        match name.as_deref().map(str::trim).unwrap_or("parentbased_always_on") {
+        match name
+            .as_deref()
+            .map(str::trim)
+            .unwrap_or("parentbased_always_on")
+        {
             "always_on" => Sampler::AlwaysOn,
             "always_off" => Sampler::AlwaysOff,
             "traceidratio" => Sampler::TraceIdRatio(ratio()?),
@@ -177,9 +190,14 @@ fn key_values(name: &str, list: &str) -> Result<Vec<(String, String)>, ConfigErr
         .map(str::trim)
         .filter(|item| !item.is_empty())
         .map(|item| {
-            let (key, value) = item.split_once('=').filter(|(k, _)| !k.trim().is_empty()).ok_or_else(
-                || bad(format!("{name} must be a list of `key=value` separated by commas, not `{item}`")),
-            )?;
+            let (key, value) = item
+                .split_once('=')
+                .filter(|(k, _)| !k.trim().is_empty())
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{name} must be a list of `key=value` separated by commas, not `{item}`"
+                    ))
+                })?;
             let value = percent_decode(value.trim())
                 .ok_or_else(|| bad(format!("{name} holds a malformed %-escape in `{item}`")))?;
             Ok((key.trim().to_string(), value))
@@ -232,7 +250,10 @@ mod tests {
         assert_eq!(base.endpoint.as_str(), "http://collector:4318/v1/traces");
         let own = export(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
-            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "https://tempo.example/otlp/traces"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://tempo.example/otlp/traces",
+            ),
         ])
         .unwrap();
         assert_eq!(own.endpoint.as_str(), "https://tempo.example/otlp/traces");
@@ -253,8 +274,14 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
             ("OTEL_TRACES_SAMPLER", "parentbased_traceidratio"),
             ("OTEL_TRACES_SAMPLER_ARG", "0.01"),
-            ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attrs, deployment.environment.name=prod%20eu"),
-            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=abc%3D%3D,x-tenant=shop"),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=from-attrs, deployment.environment.name=prod%20eu",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-api-key=abc%3D%3D,x-tenant=shop",
+            ),
             ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
         ])
         .unwrap();
@@ -262,7 +289,10 @@ mod tests {
         assert_eq!(settings.service_name, "from-attrs");
         assert_eq!(
             settings.resource_attributes,
-            [("deployment.environment.name".to_string(), "prod eu".to_string())]
+            [(
+                "deployment.environment.name".to_string(),
+                "prod eu".to_string()
+            )]
         );
         assert_eq!(settings.headers[0].0, "x-api-key");
         assert_eq!(settings.headers[0].1.expose(), "abc==");
@@ -280,20 +310,45 @@ mod tests {
     fn what_cannot_be_honoured_is_refused_with_the_variable_name_and_never_a_header_value() {
         let base = ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318");
         for (vars, name) in [
-            (vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")], "OTEL_EXPORTER_OTLP_ENDPOINT"),
-            (vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")], "OTEL_EXPORTER_OTLP_PROTOCOL"),
-            (vec![base, ("OTEL_TRACES_SAMPLER", "jaeger_remote")], "OTEL_TRACES_SAMPLER"),
             (
-                vec![base, ("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", "1.5")],
+                vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")],
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                vec![base, ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")],
+                "OTEL_EXPORTER_OTLP_PROTOCOL",
+            ),
+            (
+                vec![base, ("OTEL_TRACES_SAMPLER", "jaeger_remote")],
+                "OTEL_TRACES_SAMPLER",
+            ),
+            (
+                vec![
+                    base,
+                    ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                    ("OTEL_TRACES_SAMPLER_ARG", "1.5"),
+                ],
                 "OTEL_TRACES_SAMPLER_ARG",
             ),
-            (vec![base, ("OTEL_TRACES_EXPORTER", "zipkin")], "OTEL_TRACES_EXPORTER"),
-            (vec![base, ("OTEL_RESOURCE_ATTRIBUTES", "novalue")], "OTEL_RESOURCE_ATTRIBUTES"),
+            (
+                vec![base, ("OTEL_TRACES_EXPORTER", "zipkin")],
+                "OTEL_TRACES_EXPORTER",
+            ),
+            (
+                vec![base, ("OTEL_RESOURCE_ATTRIBUTES", "novalue")],
+                "OTEL_RESOURCE_ATTRIBUTES",
+            ),
         ] {
             assert!(refusal(&vars).contains(name), "{name}: {}", refusal(&vars));
         }
-        let secret = refusal(&[base, ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cr3t\u{7f}")]);
-        assert!(secret.contains("OTEL_EXPORTER_OTLP_HEADERS") && !secret.contains("s3cr3t"), "{secret}");
+        let secret = refusal(&[
+            base,
+            ("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=s3cr3t\u{7f}"),
+        ]);
+        assert!(
+            secret.contains("OTEL_EXPORTER_OTLP_HEADERS") && !secret.contains("s3cr3t"),
+            "{secret}"
+        );
         let broken = refusal(&[base, ("OTEL_EXPORTER_OTLP_HEADERS", "s3cr3t")]);
         assert!(!broken.contains("s3cr3t"), "{broken}");
     }

@@ -181,7 +181,8 @@ async fn publish(
             .payload(payload)
             .message_id(item.event.id.to_string());
         // The consumer continues the trace of the request that made the change.
-        if let Some(traceparent) = trace_context::continue_from(&span, item.traceparent.as_deref()) {
+        if let Some(traceparent) = trace_context::continue_from(&span, item.traceparent.as_deref())
+        {
             message = message.header(trace_context::TRACEPARENT, traceparent.as_str());
         }
         match js.send_publish(subject, message).instrument(span).await {

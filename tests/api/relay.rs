@@ -261,14 +261,23 @@ async fn a_published_event_carries_the_trace_context_of_the_request_that_made_it
     assert_eq!(untraced.status, 200);
 
     let received = target.consume(2).await;
-    let traced = received[0].traceparent.as_deref().expect("a traceparent header");
+    let traced = received[0]
+        .traceparent
+        .as_deref()
+        .expect("a traceparent header");
     assert!(
         traced.starts_with("00-0af7651916cd43dd8448eb211c80319c-") && traced.ends_with("-01"),
         "{traced}"
     );
-    assert!(!traced.contains("b7ad6b7169203331"), "the request's own span: {traced}");
+    assert!(
+        !traced.contains("b7ad6b7169203331"),
+        "the request's own span: {traced}"
+    );
     // A request without a traceparent started a trace of its own, which its event carries on too.
-    let own = received[1].traceparent.as_deref().expect("a traceparent header");
+    let own = received[1]
+        .traceparent
+        .as_deref()
+        .expect("a traceparent header");
     assert!(!own.contains("0af7651916cd43dd8448eb211c80319c"), "{own}");
     target.delete().await;
 }

@@ -33,10 +33,7 @@ fn claims(sub: &str) -> Claims {
 
 async fn app_for(fake: &FakeAuth) -> TestApp {
     let vars = fake.env();
-    let vars: Vec<(&str, &str)> = vars
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     TestApp::spawn_with(&vars).await
 }
 
@@ -47,7 +44,10 @@ fn assert_continues_caller(sent: Option<&str>) -> TraceParent {
     let parsed = TraceParent::parse(sent.as_bytes()).expect("a valid traceparent");
     let caller = TraceParent::parse(CALLER.as_bytes()).unwrap();
     assert_eq!(parsed.trace_id, caller.trace_id, "{sent}");
-    assert_ne!(parsed.span_id, caller.span_id, "our own span, not the caller's: {sent}");
+    assert_ne!(
+        parsed.span_id, caller.span_id,
+        "our own span, not the caller's: {sent}"
+    );
     assert!(parsed.sampled, "the caller's sampled flag is kept: {sent}");
     parsed
 }
@@ -55,7 +55,9 @@ fn assert_continues_caller(sent: Option<&str>) -> TraceParent {
 #[tokio::test]
 async fn a_callers_trace_is_continued_in_the_problem_body_and_the_remote_verification_call() {
     let fake = FakeAuth::start(&[]).await;
-    fake.answer(Verify::Valid(json!({"user_id": "trace-remote", "roles": ["user"]})));
+    fake.answer(Verify::Valid(
+        json!({"user_id": "trace-remote", "roles": ["user"]}),
+    ));
     let app = app_for(&fake).await;
     // RS384: no local key serves it, so the auth service is asked.
     let token = sign(Algorithm::RS384, "rsa-1", None, &claims("trace-remote"));
@@ -72,7 +74,9 @@ async fn a_callers_trace_is_continued_in_the_problem_body_and_the_remote_verific
 
     let problem = response.assert_problem(404, "profile_not_found");
     assert_eq!(problem["trace_id"], CALLER_TRACE_ID);
-    let call = fake.last_trace(VERIFY_PATH).expect("the auth service was asked");
+    let call = fake
+        .last_trace(VERIFY_PATH)
+        .expect("the auth service was asked");
     assert_continues_caller(call.traceparent.as_deref());
     assert_eq!(call.tracestate.as_deref(), Some("shop=checkout-7"));
 }
@@ -81,10 +85,21 @@ async fn a_callers_trace_is_continued_in_the_problem_body_and_the_remote_verific
 async fn the_jwks_fetched_for_a_request_carries_its_trace_context() {
     let fake = FakeAuth::start(&["rsa-1"]).await;
     let app = app_for(&fake).await;
-    let token = sign(Algorithm::RS256, "rsa-1", Some("rsa-1"), &claims("trace-jwks"));
+    let token = sign(
+        Algorithm::RS256,
+        "rsa-1",
+        Some("rsa-1"),
+        &claims("trace-jwks"),
+    );
 
     let response = app
-        .request(Method::GET, ME, Some(&token), None, &[("traceparent", CALLER)])
+        .request(
+            Method::GET,
+            ME,
+            Some(&token),
+            None,
+            &[("traceparent", CALLER)],
+        )
         .await;
 
     response.assert_problem(404, "profile_not_found");
