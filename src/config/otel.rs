@@ -45,53 +45,10 @@ pub const SERVICE_NAME: &str = "user-profile-service";
 impl TraceExport {
     /// `None` when no endpoint is set, or when `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`.
     pub(super) fn parse(raw: &mut Raw) -> Result<Option<Self>, ConfigError> {
-        let disabled = parse_bool("OTEL_SDK_DISABLED", raw.otel_sdk_disabled.as_deref(), false)?;
-        let exporter = raw.otel_traces_exporter.take();
-        match exporter.as_deref().map(str::trim) {
-            None | Some("otlp") => {}
-            Some("none") => return Ok(None),
-            Some(other) => {
-                return Err(bad(format!(
-                    "OTEL_TRACES_EXPORTER must be `otlp` or `none`, not `{other}`"
-                )));
-            }
-        }
-        let Some(endpoint) = endpoint(raw)? else {
+        let Some(endpoint) = enabled_endpoint(raw)? else {
             return Ok(None);
         };
-        if disabled {
-            return Ok(None);
-        }
-        match raw
-            .otel_exporter_otlp_protocol
-            .take()
-            .as_deref()
-            .map(str::trim)
-        {
-            None | Some("http/protobuf") => {}
-            Some(other) => {
-                return Err(bad(format!(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL: traces are exported over `http/protobuf` only (a collector's \
-                     port 4318), not `{other}`"
-                )));
-            }
-        }
-        let mut resource_attributes = raw
-            .otel_resource_attributes
-            .take()
-            .map(|list| key_values("OTEL_RESOURCE_ATTRIBUTES", &list))
-            .transpose()?
-            .unwrap_or_default();
-        let named = resource_attributes
-            .iter()
-            .position(|(k, _)| k == "service.name")
-            .map(|i| resource_attributes.remove(i).1);
-        let service_name = raw
-            .otel_service_name
-            .take()
-            .map(|name| name.trim().to_string())
-            .or(named)
-            .unwrap_or_else(|| SERVICE_NAME.to_string());
+        let (service_name, resource_attributes) = resource(raw)?;
         Ok(Some(TraceExport {
             endpoint,
             headers: headers(raw.otel_exporter_otlp_headers.take())?,
@@ -108,6 +65,64 @@ impl TraceExport {
             sampler: sampler(raw)?,
         }))
     }
+}
+
+/// The traces URL when traces are to be exported: an endpoint is set, the exporter is not `none`, the SDK not
+/// disabled; and the protocol, when set, is the one this build speaks.
+fn enabled_endpoint(raw: &mut Raw) -> Result<Option<Url>, ConfigError> {
+    let disabled = parse_bool("OTEL_SDK_DISABLED", raw.otel_sdk_disabled.as_deref(), false)?;
+    match raw.otel_traces_exporter.take().as_deref().map(str::trim) {
+        None | Some("otlp") => {}
+        Some("none") => return Ok(None),
+        Some(other) => {
+            return Err(bad(format!(
+                "OTEL_TRACES_EXPORTER must be `otlp` or `none`, not `{other}`"
+            )));
+        }
+    }
+    let Some(endpoint) = endpoint(raw)? else {
+        return Ok(None);
+    };
+    if disabled {
+        return Ok(None);
+    }
+    match raw
+        .otel_exporter_otlp_protocol
+        .take()
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("http/protobuf") => {}
+        Some(other) => {
+            return Err(bad(format!(
+                "OTEL_EXPORTER_OTLP_PROTOCOL: traces are exported over `http/protobuf` only (a collector's \
+                 port 4318), not `{other}`"
+            )));
+        }
+    }
+    Ok(Some(endpoint))
+}
+
+/// The service name (`OTEL_SERVICE_NAME`, else `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else ours) and the
+/// other resource attributes.
+fn resource(raw: &mut Raw) -> Result<(String, Vec<(String, String)>), ConfigError> {
+    let mut attributes = raw
+        .otel_resource_attributes
+        .take()
+        .map(|list| key_values("OTEL_RESOURCE_ATTRIBUTES", &list))
+        .transpose()?
+        .unwrap_or_default();
+    let named = attributes
+        .iter()
+        .position(|(k, _)| k == "service.name")
+        .map(|i| attributes.remove(i).1);
+    let service_name = raw
+        .otel_service_name
+        .take()
+        .map(|name| name.trim().to_string())
+        .or(named)
+        .unwrap_or_else(|| SERVICE_NAME.to_string());
+    Ok((service_name, attributes))
 }
 
 /// The traces URL, when an endpoint is set.
