@@ -1308,6 +1308,10 @@ mod traces {
             header(&head, "x-request-id").unwrap()
         );
         assert_eq!(request.resource["service.name"], "profiles-under-test");
+        // Only what operators need: no source locations, threads or log targets.
+        for noise in ["code.file.path", "thread.id", "target"] {
+            assert!(!request.attributes.contains_key(noise), "{request:?}");
+        }
         for child in ["auth verify", "db.transaction"] {
             let child = named(&spans, child);
             assert_eq!(child.trace_id, request.trace_id, "{child:?}");

@@ -60,13 +60,14 @@ impl Exporter {
         Ok(Exporter { provider })
     }
 
-    /// The layer that turns the spans made for traces into OpenTelemetry spans; no source locations, thread names
-    /// or busy/idle times (cost, and nothing an operator needs).
+    /// The layer that turns the spans made for traces into OpenTelemetry spans; no source locations, thread names,
+    /// log targets or busy/idle times (cost, and nothing an operator needs).
     pub fn layer(&self) -> Box<dyn Layer<Registry> + Send + Sync> {
         tracing_opentelemetry::layer()
             .with_tracer(self.provider.tracer("user-profile-service"))
             .with_location(false)
             .with_threads(false)
+            .with_target(false)
             .with_tracked_inactivity(false)
             .with_filter(Targets::new().with_target(SPAN_TARGET, Level::TRACE))
             .boxed()
