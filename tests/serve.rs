@@ -1355,6 +1355,64 @@ mod traces {
     }
 
     #[test]
+    fn a_published_event_is_exported_as_a_child_of_its_request_and_its_message_names_that_span() {
+        let Some(nats) = nats_url() else { return };
+        let collector = Collector::start();
+        let stream = format!("T_{}", uuid::Uuid::new_v4().simple());
+        let mut server = Server::start(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.as_str()),
+            ("NATS_URL", nats.as_str()),
+            ("NATS_STREAM", stream.as_str()),
+            ("NATS_SUBJECT_PREFIX", "otel_test"),
+        ]);
+        let body = r#"{"email":"otel.relay@example.com","display_name":"Relayed"}"#;
+
+        let (status, _, _) = send(
+            &server,
+            "PUT",
+            &token("otel-relay"),
+            &[("traceparent", CALLER)],
+            body,
+        );
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let header = runtime.block_on(async {
+            let js = async_nats::jetstream::new(async_nats::connect(&nats).await.unwrap());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(stream) = js.get_stream(&stream).await {
+                    if let Ok(message) = stream.get_raw_message(1).await {
+                        let _ = js
+                            .delete_stream(stream.cached_info().config.name.as_str())
+                            .await;
+                        break message.headers.get("traceparent").map(|v| v.to_string());
+                    }
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the event was not published in 30 s"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        server.send_signal("-TERM");
+        assert!(server.wait_for_exit(Duration::from_secs(20)).success());
+
+        assert_eq!(status, 201);
+        let spans = collector.spans();
+        let request = named(&spans, "PUT /api/v1/profiles/me");
+        let publish = named(&spans, "publish otel_test.profile.created");
+        assert_eq!(publish.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            publish.parent_span_id, request.span_id,
+            "the request that wrote the event"
+        );
+        assert_eq!(publish.attributes["messaging.system"], "nats");
+        // A consumer continues the trace from the publish span.
+        let expected = format!("00-{}-{}-01", publish.trace_id, publish.span_id);
+        assert_eq!(header.as_deref(), Some(expected.as_str()));
+    }
+
+    #[test]
     fn requests_succeed_while_the_collector_refuses_connections_or_never_answers() {
         let refusing = format!("http://127.0.0.1:{}", free_port());
         let silent = TcpListener::bind("127.0.0.1:0").unwrap();
