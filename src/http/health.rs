@@ -30,8 +30,9 @@ async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: 200 when the database answers, 503 when it does not or while the process drains before stopping;
-/// optional dependencies only degrade it.
+/// Readiness: 200 when the database answers, 503 when it does not or while the process drains to stop.
+///
+/// Optional dependencies only degrade it (`degraded`, still 200).
 #[utoipa::path(get, path = "/health/ready", tag = "operations", security(()),
     responses(
         (status = 200, description = "Ready (possibly degraded)", body = Readiness),
