@@ -178,7 +178,7 @@ def exported_metrics():
     with their `_bucket`, `_sum` and `_count` series."""
     sources = "\n".join(p.read_text() for p in (ROOT / "src").rglob("*.rs"))
     consts = dict(re.findall(r'pub const ([A-Z_]+): &str = "([a-z_:]+)";', sources))
-    metrics_rs = (ROOT / "src" / "http" / "metrics.rs").read_text()
+    metrics_rs = (ROOT / "src" / "http" / "metrics.rs").read_text()  # every describe_*! call of the service
     names, histograms = set(), set()
     for macro, target in re.findall(r"metrics::describe_(counter|gauge|histogram)!\(\s*([A-Z_]+)", metrics_rs):
         name = consts.get(target)

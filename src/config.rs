@@ -1324,8 +1324,8 @@ mod tests {
         assert_eq!(default.metrics_port, None);
         assert_eq!(own.metrics_port, Some(9090));
         for (port, metrics_port) in [("8080", "8080"), ("8080", "0"), ("9000", "9000")] {
-            let err = Config::from_vars([("PORT", port), ("METRICS_PORT", metrics_port)])
-                .unwrap_err();
+            let err =
+                Config::from_vars([("PORT", port), ("METRICS_PORT", metrics_port)]).unwrap_err();
             assert_eq!(
                 err.to_string(),
                 format!(

@@ -316,7 +316,9 @@ impl Serving {
                     if draining.is_draining() {
                         // hyper closes the connection after this answer: the client reconnects elsewhere.
                         let close = axum::http::HeaderValue::from_static("close");
-                        response.headers_mut().insert(axum::http::header::CONNECTION, close);
+                        response
+                            .headers_mut()
+                            .insert(axum::http::header::CONNECTION, close);
                     }
                     in_flight.responded();
                     Ok::<_, Infallible>(response.map(|body| in_flight.attach(body)))

@@ -155,6 +155,15 @@ fn describe() {
         DATABASE_AVAILABLE,
         "1 while the primary database answers and API requests can be served, 0 while they get 503"
     );
+    describe_outbox();
+    metrics::describe_counter!(
+        HTTP_CONNECTION_TIMEOUTS_TOTAL,
+        "Client connections closed for missing a deadline, by timeout (header_read|idle|send)"
+    );
+}
+
+/// `# HELP` lines of the change feed's relay series.
+fn describe_outbox() {
     metrics::describe_gauge!(
         OUTBOX_PENDING,
         "Change events the NATS relay has yet to publish"
@@ -167,10 +176,6 @@ fn describe() {
     metrics::describe_counter!(
         OUTBOX_PUBLISH_TOTAL,
         "Change events published to NATS JetStream, by outcome (ok|duplicate|error)"
-    );
-    metrics::describe_counter!(
-        HTTP_CONNECTION_TIMEOUTS_TOTAL,
-        "Client connections closed for missing a deadline, by timeout (header_read|idle|send)"
     );
 }
 

@@ -69,7 +69,7 @@ fn without_metrics_port_metrics_are_served_on_the_api_port() {
 
 #[test]
 fn during_the_shutdown_delay_readiness_is_503_requests_are_served_and_connections_close_after_their_answer()
-{
+ {
     let metrics_port = free_port();
     let mut server = Server::start(&[
         ("SHUTDOWN_DELAY_SECONDS", "5"),
