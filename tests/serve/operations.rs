@@ -125,6 +125,8 @@ fn with_run_migrations_false_the_server_is_not_ready_until_migrate_has_run() {
     assert_eq!(not_ready, 503, "{body}");
     let (api_status, _) = get(server.port, "/api/v1/profiles/me");
     assert_eq!(api_status, 503);
+    let (_, metrics) = get(server.port, "/metrics");
+    assert!(metrics.contains("\ndatabase_available 0\n"), "{metrics}");
 
     let workdir = tempfile::tempdir().unwrap();
     let migrate = Command::new(env!("CARGO_BIN_EXE_user-profile-service"))
@@ -144,4 +146,6 @@ fn with_run_migrations_false_the_server_is_not_ready_until_migrate_has_run() {
     server.wait_for_log("saying it serves", |l| {
         l["message"] == "database reached; serving API requests"
     });
+    let (_, metrics) = get(server.port, "/metrics");
+    assert!(metrics.contains("\ndatabase_available 1\n"), "{metrics}");
 }
