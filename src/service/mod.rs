@@ -89,17 +89,38 @@ async fn record(
 /// Appends, inside the write's transaction, the change event of `change` made by `caller` (docs/events.md):
 /// it commits or rolls back with the change itself, with the request's trace context for the relay.
 async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
-    // Numbered by the outbox itself (`db::events::append`), in the same statement as the insert.
-    let event = Event::of(
+    let traceparent = traceparent();
+    Ok(db::events::append(tx, &event_of(caller, change), traceparent.as_deref()).await?)
+}
+
+/// [`emit`] and [`record`] of one change (its audit action is the event's type, its target the event's user),
+/// written in one round trip.
+async fn emit_and_record(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
+    let audit = audit_event(
+        caller,
+        change.kind.as_str(),
+        &change.user_id,
+        change.changed_fields.clone(),
+    );
+    let event = event_of(caller, change);
+    let traceparent = traceparent();
+    Ok(db::events::append_with_audit(tx, &event, traceparent.as_deref(), &audit).await?)
+}
+
+/// The `traceparent` an event written now keeps: the request's span (or the current one, when exported).
+fn traceparent() -> Option<String> {
+    trace_context::outgoing().map(|trace| trace.span.to_string())
+}
+
+fn event_of(caller: &Caller, change: Change) -> Event {
+    // Numbered by the outbox (`db::events::append`), in the statement that inserts it.
+    Event::of(
         change,
         0,
         clock::now(),
         ActorRole::parse(caller.primary_role()),
         crate::request_id::current(),
-    );
-    let traceparent = trace_context::outgoing().map(|trace| trace.span.to_string());
-    db::events::append(tx, &event, traceparent.as_deref()).await?;
-    Ok(())
+    )
 }
 
 /// Commits a write, then drops what the cache holds of it (after the commit, so no reader can put back the
