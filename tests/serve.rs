@@ -1387,7 +1387,7 @@ mod traces {
                         let _ = js
                             .delete_stream(stream.cached_info().config.name.as_str())
                             .await;
-                        break message.headers.get("traceparent").map(|v| v.to_string());
+                        break message.headers.get("traceparent").map(ToString::to_string);
                     }
                 }
                 assert!(
