@@ -6,7 +6,7 @@
 use axum::http::Method;
 use jsonwebtoken::Algorithm;
 use serde_json::json;
-use user_profile_service::{auth::jwt::Claims, clock::unix_now, trace_context::TraceParent};
+use user_profile_service::{auth::jwt::Claims, clock::unix_now, db, trace_context::TraceParent};
 
 use crate::support::{
     TestApp,
@@ -167,6 +167,8 @@ async fn an_event_keeps_the_trace_of_the_request_that_wrote_it_outside_its_docum
             .unwrap()
     });
     assert_continues_caller(stored.as_deref());
+    // On PostgreSQL the feed numbers committed events in the background: number them now.
+    db::events::assign_positions(&app.db).await.unwrap();
     let service = app.token_with("trace-reader", &["service"], None);
     let feed = app.get("/api/v1/events", &service).await;
     assert_eq!(feed.status, 200);
