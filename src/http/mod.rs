@@ -1,5 +1,6 @@
 //! HTTP transport: the router, extractors, middleware, errors, and one module per resource.
 
+pub mod address_formats;
 pub mod addresses;
 pub mod admin;
 pub mod caller;
@@ -8,6 +9,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod language;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -34,6 +36,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(metrics::routes())
         .merge(profiles::routes())
         .merge(addresses::routes())
+        .merge(address_formats::routes())
         .merge(users::routes())
         .merge(preferences::routes())
         .merge(privacy::routes())
@@ -83,8 +86,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// The layers every route gets. Outermost first: the protective headers and CORS (so every answer, timeouts
-/// and preflights included, carries them), the request context (id, span, time limit, log line, metrics),
-/// panics answered as 500, gzip for large bodies, the body size limit.
+/// and preflights included, carries them), the language of problem answers (`Accept-Language`), the request
+/// context (id, span, time limit, log line, metrics), panics answered as 500, gzip for large bodies, the body
+/// size limit.
 fn with_layers(app: Router<AppState>, config: &Config) -> Router<AppState> {
     app.layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(middleware::compression())
@@ -93,6 +97,7 @@ fn with_layers(app: Router<AppState>, config: &Config) -> Router<AppState> {
             config.request_timeout,
             middleware::request_context,
         ))
+        .layer(axum::middleware::from_fn(language::negotiate))
         .layer(tower::util::option_layer(middleware::cors(
             &config.cors_allowed_origins,
         )))
