@@ -141,4 +141,54 @@ mod tests {
         assert_eq!(body["code"], "internal_error");
         assert_eq!(body["request_id"], "panic-1");
     }
+
+    #[tokio::test]
+    async fn a_500_is_as_opaque_in_every_language() {
+        let config = Config::from_vars([("DATABASE_URL", "sqlite::memory:")]).unwrap();
+        let db = Db::connect(&config).await.unwrap();
+        let app = with_layers(Router::new().route("/explode", get(explode)), &config)
+            .with_state(AppState::new(config, db));
+
+        for (language, title, detail) in [
+            (
+                "de",
+                "Interner Serverfehler",
+                "ein interner Fehler ist aufgetreten",
+            ),
+            (
+                "fr-FR",
+                "Erreur interne du serveur",
+                "une erreur interne s'est produite",
+            ),
+            (
+                "es",
+                "Error interno del servidor",
+                "se produjo un error interno",
+            ),
+        ] {
+            let request = Request::get("/explode")
+                .header("accept-language", language)
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+
+            assert_eq!(response.status(), 500);
+            assert_eq!(
+                response.headers()["content-language"],
+                &language[..2],
+                "{language}"
+            );
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                (
+                    body["code"].as_str(),
+                    body["title"].as_str(),
+                    body["detail"].as_str()
+                ),
+                (Some("internal_error"), Some(title), Some(detail))
+            );
+            assert!(!body.to_string().contains("must not be logged"));
+        }
+    }
 }
