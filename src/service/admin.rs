@@ -17,7 +17,7 @@ use crate::{
         profile::{Profile, ProfileInput, ProfileSummary},
         validation::{FieldError, sorted},
     },
-    service::{Error, Page, Result, commit, emit, error::ProfileWriteExt, record},
+    service::{Error, Page, Result, commit, emit_and_record, error::ProfileWriteExt, record},
     state::AppState,
 };
 
@@ -131,8 +131,7 @@ pub async fn patch_profile(
             profile.version,
             fields.clone(),
         );
-        emit(&mut tx, caller, change).await?;
-        record(&mut tx, caller, "profile.updated", user_id, fields).await?;
+        emit_and_record(&mut tx, caller, change).await?;
     }
     if let Some(status) = new_status {
         let kind = if status == "suspended" {
@@ -141,9 +140,8 @@ pub async fn patch_profile(
             EventType::ProfileReactivated
         };
         let fields = vec!["status".to_string()];
-        let change = Change::new(kind, user_id, user_id, profile.version, fields.clone());
-        emit(&mut tx, caller, change).await?;
-        record(&mut tx, caller, kind.as_str(), user_id, fields).await?;
+        let change = Change::new(kind, user_id, user_id, profile.version, fields);
+        emit_and_record(&mut tx, caller, change).await?;
     }
     commit(tx, state, &[cache::profile_key(user_id)]).await?;
     Ok(profile)

@@ -89,16 +89,31 @@ async fn record(
 /// Appends, inside the write's transaction, the change event of `change` made by `caller` (docs/events.md):
 /// it commits or rolls back with the change itself.
 async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
-    // Numbered by the outbox itself (`db::events::append`), in the same statement as the insert.
-    let event = Event::of(
+    Ok(db::events::append(tx, &event_of(caller, change)).await?)
+}
+
+/// [`emit`] and [`record`] of one change (its audit action is the event's type, its target the event's user),
+/// written in one round trip.
+async fn emit_and_record(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
+    let audit = audit_event(
+        caller,
+        change.kind.as_str(),
+        &change.user_id,
+        change.changed_fields.clone(),
+    );
+    let event = event_of(caller, change);
+    Ok(db::events::append_with_audit(tx, &event, &audit).await?)
+}
+
+fn event_of(caller: &Caller, change: Change) -> Event {
+    // Numbered by the outbox (`db::events::append`), in the statement that inserts it.
+    Event::of(
         change,
         0,
         clock::now(),
         ActorRole::parse(caller.primary_role()),
         crate::request_id::current(),
-    );
-    db::events::append(tx, &event).await?;
-    Ok(())
+    )
 }
 
 /// Commits a write, then drops what the cache holds of it (after the commit, so no reader can put back the
