@@ -20,7 +20,7 @@ use crate::{
         profile::{Profile, ProfileInput},
     },
     http::{
-        error::{ApiError, ProblemDetails},
+        error::{ApiError, FieldError, ProblemDetails},
         extract::{AppQuery, PageParams, check_user_id},
         pages::{AuditEventPage, ErasureReceiptPage, ProfilePage, next_cursor},
         respond::{erased, with_etag},
@@ -345,10 +345,8 @@ fn parse_instant(field: &str, raw: Option<&str>) -> Result<Option<OffsetDateTime
         OffsetDateTime::parse(raw, &Rfc3339)
             .map(|t| t.to_offset(time::UtcOffset::UTC))
             .map_err(|_| {
-                ApiError::validation(
-                    field,
-                    "invalid_format",
-                    format!("{field} must be an RFC 3339 timestamp, e.g. 2025-01-01T00:00:00Z"),
+                ApiError::from(
+                    FieldError::new(field, "invalid_format").message("invalid_format.timestamp"),
                 )
             })
     })
