@@ -33,3 +33,4 @@ mod service_reads;
 mod sqlite_file;
 mod support;
 mod token_limits;
+mod trace_context;
