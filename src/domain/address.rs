@@ -8,6 +8,7 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::domain::{
+    codes::{CountryCode, PhoneNumber},
     country, postal,
     rules::{e164, invalid},
     text,
@@ -58,8 +59,10 @@ pub struct Address {
     /// Checked against the country's format where one is known.
     pub postal_code: String,
     /// ISO 3166-1 alpha-2 code, upper case.
+    #[schema(value_type = CountryCode)]
     pub country: String,
     /// E.164 phone number for the carrier.
+    #[schema(value_type = Option<PhoneNumber>)]
     pub phone: Option<String>,
     /// The user's default shipping address (exactly one while they have addresses).
     pub is_default_shipping: bool,
@@ -166,11 +169,11 @@ pub struct AddressInput {
         required(message = "country is required"),
         custom(function = "country_code")
     )]
-    #[schema(value_type = String, pattern = "^[A-Z]{2}$", example = "GB")]
+    #[schema(value_type = CountryCode, required = true)]
     pub country: Option<String>,
     /// E.164 phone number: `+`, country code, subscriber number; at most 15 digits.
     #[validate(custom(function = "e164"))]
-    #[schema(pattern = r"^\+[1-9][0-9]{1,14}$", example = "+442079460000")]
+    #[schema(value_type = Option<PhoneNumber>)]
     pub phone: Option<String>,
     /// `true` makes this the default shipping address.
     #[schema(example = true)]

@@ -21,6 +21,11 @@ const COUNTRY_CODES: &[&str] = &[
     "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
 ];
 
+/// Every assigned code, sorted.
+pub fn all() -> &'static [&'static str] {
+    COUNTRY_CODES
+}
+
 /// True when `code` is an assigned ISO 3166-1 alpha-2 code, written in upper case ("DE", not "de").
 pub fn is_country_code(code: &str) -> bool {
     COUNTRY_CODES.binary_search(&code).is_ok()

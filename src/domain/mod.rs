@@ -2,6 +2,7 @@
 
 pub mod address;
 pub mod audit;
+pub mod codes;
 pub mod country;
 pub mod currency;
 pub mod event;

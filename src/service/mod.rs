@@ -25,7 +25,7 @@ use crate::{
     clock,
     db::{self, Tx},
     domain::{
-        audit::AuditEvent,
+        audit::{AuditAction, AuditEvent},
         event::{ActorRole, Change, Event},
         profile::Profile,
     },
@@ -57,7 +57,7 @@ impl<T> Page<T> {
 /// The audit event of `caller` doing `action` to `target_user_id`'s data.
 fn audit_event(
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     target_user_id: &str,
     changed_fields: Vec<String>,
 ) -> AuditEvent {
@@ -66,7 +66,7 @@ fn audit_event(
         occurred_at: clock::now(),
         actor_id: caller.user_id.clone(),
         actor_role: caller.primary_role().to_string(),
-        action: action.to_string(),
+        action: action.as_str().to_string(),
         target_user_id: target_user_id.to_string(),
         request_id: crate::request_id::current(),
         changed_fields,
@@ -77,7 +77,7 @@ fn audit_event(
 async fn record(
     tx: &mut Tx,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     target_user_id: &str,
     changed_fields: Vec<String>,
 ) -> Result<()> {
