@@ -44,7 +44,7 @@ pub struct Profile {
     #[schema(value_type = Option<TimeZoneName>)]
     pub timezone: Option<String>,
     /// https URL of the avatar image.
-    #[schema(format = Uri, example = "https://cdn.example.com/avatars/42.png")]
+    #[schema(pattern = "^https://", example = "https://cdn.example.com/avatars/42.png")]
     pub avatar_url: Option<String>,
     /// `active` or `suspended` (set by admins; a suspended user can read, export and erase only).
     #[schema(value_type = ProfileStatus)]
@@ -162,7 +162,6 @@ pub struct ProfileInput {
     /// https URL of the avatar image, at most 2048 characters.
     #[validate(length(max = 2048), custom(function = "https_url"))]
     #[schema(
-        format = Uri,
         max_length = 2048,
         pattern = "^https://",
         example = "https://cdn.example.com/avatars/42.png"

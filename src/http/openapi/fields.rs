@@ -40,17 +40,25 @@ pub(super) fn describe(openapi: &mut OpenApi) {
         let ok = op.responses.responses.get_mut("200");
         if let (true, Some(RefOr::T(ok))) = (has_fields, ok) {
             for content in ok.content.values_mut() {
+                let RefOr::T(content) = content else {
+                    continue;
+                };
                 let Some(RefOr::Ref(whole)) = &content.schema else {
                     continue;
                 };
-                let name = whole.ref_location.rsplit('/').next().unwrap_or_default();
+                let name = whole
+                    .ref_location
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
                 let partial = format!("{name}Fields");
                 let schema = json!({"anyOf": [
                     {"$ref": whole.ref_location},
                     {"$ref": format!("#/components/schemas/{partial}")},
                 ]});
                 content.schema = serde_json::from_value(schema).ok();
-                partials.push((name.to_string(), partial));
+                partials.push((name, partial));
             }
         }
     }
