@@ -3,7 +3,7 @@
 //! (`ProfileFields`, `AddressFields`, ...: the resource's schema with no field required).
 
 use serde_json::{Value, json};
-use utoipa::openapi::{OpenApi, RefOr, path::ParameterStyle};
+use utoipa::openapi::{OpenApi, RefOr};
 
 use super::operations_mut;
 use crate::domain::fields::{ADDRESS_FIELDS, PREFERENCES_FIELDS, PROFILE_FIELDS};
@@ -27,14 +27,7 @@ pub(super) fn describe(openapi: &mut OpenApi) {
             };
             if parameter.name == "fields" {
                 has_fields = true;
-                parameter.style = Some(ParameterStyle::Form);
-                parameter.explode = Some(false);
-                let schema = json!({
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {"type": "string", "enum": known},
-                });
-                parameter.schema = serde_json::from_value(schema).ok();
+                list_fields(parameter, known);
             }
         }
         let ok = op.responses.responses.get_mut("200");
@@ -63,6 +56,24 @@ pub(super) fn describe(openapi: &mut OpenApi) {
         }
     }
     add_partials(openapi, partials);
+}
+
+/// `fields` as what it is: a comma-separated list of the resource's field names.
+fn list_fields(parameter: &mut utoipa::openapi::path::Parameter, known: &[&str]) {
+    let Ok(mut value) = serde_json::to_value(&*parameter) else {
+        return;
+    };
+    value["style"] = json!("form");
+    value["explode"] = json!(false);
+    value["example"] = json!(&known[..2]);
+    value["schema"] = json!({
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "string", "enum": known},
+    });
+    if let Ok(typed) = serde_json::from_value(value) {
+        *parameter = typed;
+    }
 }
 
 /// Adds `{name}Fields` for each resource: a page's items and the defaults' addresses become partial, a

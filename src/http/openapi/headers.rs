@@ -67,66 +67,61 @@ fn reference(response: &mut Response, name: &str) {
     );
 }
 
+/// (name, pattern for text or `None` for a count of seconds or requests, description).
+const SHARED: [(&str, Option<&str>, &str); 7] = [
+    (
+        X_REQUEST_ID,
+        Some("^[A-Za-z0-9_-]{1,64}$"),
+        "The request's id: the caller's `X-Request-Id` when it is 1-64 letters, digits, `-` or `_`, else a new \
+         UUID; logs and problem bodies carry the same id",
+    ),
+    (
+        WWW_AUTHENTICATE,
+        Some("^Bearer"),
+        "`Bearer` (no token), `Bearer error=\"invalid_token\", error_description=\"<code>\"`, or on \
+         `reauthentication_required` `Bearer error=\"insufficient_user_authentication\", max_age=\"<s>\"`",
+    ),
+    (RETRY_AFTER, None, "Seconds to wait before trying again"),
+    (
+        ETAG,
+        Some("^\"[0-9]+\"$"),
+        "The current version (or revision), quoted: a strong entity tag such as `\"3\"`",
+    ),
+    (
+        RATE_LIMIT[0],
+        None,
+        "Requests of this class (reads or writes) allowed per one-minute window; sent when rate limits are on \
+         (`RATE_LIMIT_*`)",
+    ),
+    (
+        RATE_LIMIT[1],
+        None,
+        "Requests left in the window; sent when rate limits are on",
+    ),
+    (
+        RATE_LIMIT[2],
+        None,
+        "Seconds until the window ends and the budget is whole again; sent when rate limits are on",
+    ),
+];
+
 fn shared_headers() -> Vec<(&'static str, utoipa::openapi::header::Header)> {
-    let text = |pattern: Option<&str>, description: &str| {
-        HeaderBuilder::new()
-            .schema(Some(
-                ObjectBuilder::new()
+    SHARED
+        .iter()
+        .map(|(name, pattern, description)| {
+            let schema = match pattern {
+                Some(pattern) => ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(pattern),
-            ))
-            .description(Some(description))
-            .build()
-    };
-    let seconds = |description: &str| {
-        HeaderBuilder::new()
-            .schema(Some(
-                ObjectBuilder::new()
+                    .pattern(Some(*pattern)),
+                None => ObjectBuilder::new()
                     .schema_type(Type::Integer)
                     .minimum(Some(0)),
-            ))
-            .description(Some(description))
-            .build()
-    };
-    vec![
-        (
-            X_REQUEST_ID,
-            text(
-                Some("^[A-Za-z0-9_-]{1,64}$"),
-                "The request's id: the caller's `X-Request-Id` when it is 1-64 letters, digits, `-` or `_`, else a \
-                 new UUID; logs and problem bodies carry the same id",
-            ),
-        ),
-        (
-            WWW_AUTHENTICATE,
-            text(
-                Some("^Bearer"),
-                "`Bearer` (no token), `Bearer error=\"invalid_token\", error_description=\"<code>\"`, or on \
-                 `reauthentication_required` `Bearer error=\"insufficient_user_authentication\", max_age=\"<s>\"`",
-            ),
-        ),
-        (
-            RETRY_AFTER,
-            seconds("Seconds to wait before trying again"),
-        ),
-        (
-            ETAG,
-            text(
-                Some("^\"[0-9]+\"$"),
-                "The current version (or revision), quoted: a strong entity tag such as `\"3\"`",
-            ),
-        ),
-        (
-            RATE_LIMIT[0],
-            seconds("Requests of this class (reads or writes) allowed per one-minute window; sent when rate limits are on (`RATE_LIMIT_*`)"),
-        ),
-        (
-            RATE_LIMIT[1],
-            seconds("Requests left in the window; sent when rate limits are on"),
-        ),
-        (
-            RATE_LIMIT[2],
-            seconds("Seconds until the window ends and the budget is whole again; sent when rate limits are on"),
-        ),
-    ]
+            };
+            let header = HeaderBuilder::new()
+                .schema(Some(schema))
+                .description(Some(*description))
+                .build();
+            (*name, header)
+        })
+        .collect()
 }

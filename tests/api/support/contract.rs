@@ -170,7 +170,12 @@ fn check_body(response: &'static Value, headers: &HeaderMap, body: &[u8]) -> Res
         .and_then(|v| v.split(';').next())
         .map(str::trim)
         .ok_or("it has no Content-Type, but the document describes a body")?;
-    let Some(described) = content.get(media_type) else {
+    // A described media type may carry parameters (`text/plain; version=0.0.4`): compare the type itself.
+    let described = content
+        .iter()
+        .find(|(key, _)| key.split(';').next().map(str::trim) == Some(media_type))
+        .map(|(_, described)| described);
+    let Some(described) = described else {
         return Err(format!(
             "its body is {media_type}; the document describes {:?}",
             content.keys().collect::<Vec<_>>()
