@@ -72,16 +72,59 @@ pub struct Filter {
     pub types: Vec<EventType>,
 }
 
-/// The next `sequence` of `user_id`'s events. The row it updates stays locked until the transaction ends, so
-/// one user's events are numbered (and, on PostgreSQL, inserted) in the order their transactions commit.
-pub async fn next_sequence(tx: &mut Tx, user_id: &str) -> Result<i64, sqlx::Error> {
-    const SQL: &str = "INSERT INTO event_sequences (user_id, last_sequence) VALUES ($1, 1) \
-                       ON CONFLICT (user_id) DO UPDATE SET last_sequence = event_sequences.last_sequence + 1 \
-                       RETURNING last_sequence";
-    with_conn!(tx, |c| sqlx::query_scalar::<_, i64>(SQL)
-        .bind(user_id)
-        .fetch_one(c)
-        .await)
+/// Appends `event` to the outbox, inside the write's transaction, numbered with its user's next `sequence`
+/// (the one it carries is not used), and returns that number. One round trip: the single SQLite write
+/// connection is latency-bound, so the sequence and the event are one call there too.
+///
+/// The `event_sequences` row it updates stays locked until the transaction ends, so one user's events are
+/// numbered (and, on PostgreSQL, inserted) in the order their transactions commit.
+pub async fn append(tx: &mut Tx, event: &Event) -> Result<i64, sqlx::Error> {
+    macro_rules! next {
+        () => {
+            "INSERT INTO event_sequences (user_id, last_sequence) VALUES ($3, 1) \
+             ON CONFLICT (user_id) DO UPDATE SET last_sequence = event_sequences.last_sequence + 1"
+        };
+    }
+    macro_rules! insert {
+        () => {
+            "INSERT INTO outbox_events (id, type, user_id, resource_id, version, revision, changed_fields, \
+             occurred_at, actor_role, request_id, sequence) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+        };
+    }
+    // sqlx runs the statements of one SQLite query in order, binding `$n` to the same argument in each.
+    const SQLITE: &str = concat!(
+        next!(),
+        "; ",
+        insert!(),
+        "last_sequence FROM event_sequences WHERE user_id = $3 RETURNING sequence"
+    );
+    const POSTGRES: &str = concat!(
+        "WITH s AS (",
+        next!(),
+        " RETURNING last_sequence) ",
+        insert!(),
+        "s.last_sequence FROM s RETURNING sequence"
+    );
+    let sql = if matches!(tx, Tx::Sqlite(_)) {
+        SQLITE
+    } else {
+        POSTGRES
+    };
+    with_conn!(tx, |c| {
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(event.id)
+            .bind(event.kind.as_str())
+            .bind(&event.user_id)
+            .bind(&event.resource_id)
+            .bind(event.version)
+            .bind(event.revision)
+            .bind(Json(&event.changed_fields))
+            .bind(event.occurred_at)
+            .bind(event.actor_role.as_str())
+            .bind(&event.request_id)
+            .fetch_one(c)
+            .await
+    })
 }
 
 /// Forgets `user_id`'s sequence (at erasure): their next event is number 1 again.
@@ -93,30 +136,6 @@ pub async fn forget_sequence(tx: &mut Tx, user_id: &str) -> Result<(), sqlx::Err
     .execute(c)
     .await
     .map(|_| ()))
-}
-
-/// Appends `event` to the outbox, inside the write's transaction.
-pub async fn append(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
-    const SQL: &str = "INSERT INTO outbox_events (id, type, user_id, resource_id, version, revision, sequence, \
-                       changed_fields, occurred_at, actor_role, request_id) \
-                       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
-    with_conn!(tx, |c| {
-        sqlx::query(SQL)
-            .bind(event.id)
-            .bind(event.kind.as_str())
-            .bind(&event.user_id)
-            .bind(&event.resource_id)
-            .bind(event.version)
-            .bind(event.revision)
-            .bind(event.sequence)
-            .bind(Json(&event.changed_fields))
-            .bind(event.occurred_at)
-            .bind(event.actor_role.as_str())
-            .bind(&event.request_id)
-            .execute(c)
-            .await
-            .map(|_| ())
-    })
 }
 
 /// PostgreSQL: gives the committed events that have none a position, in insertion order, and returns the

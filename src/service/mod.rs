@@ -88,15 +88,16 @@ async fn record(
 /// Appends, inside the write's transaction, the change event of `change` made by `caller` (docs/events.md):
 /// it commits or rolls back with the change itself.
 async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
-    let sequence = db::events::next_sequence(tx, &change.user_id).await?;
+    // Numbered by the outbox itself (`db::events::append`), in the same statement as the insert.
     let event = Event::of(
         change,
-        sequence,
+        0,
         clock::now(),
         ActorRole::parse(caller.primary_role()),
         crate::request_id::current(),
     );
-    Ok(db::events::append(tx, &event).await?)
+    db::events::append(tx, &event).await?;
+    Ok(())
 }
 
 /// Commits a write, then drops what the cache holds of it (after the commit, so no reader can put back the
