@@ -32,6 +32,15 @@ pub const LANGUAGE_TAG_PATTERN: &str = concat!(
 /// The spelling of a tz database name (`Area/Location`, `UTC`); which names exist is `timezone.rs`'s list.
 pub const TIME_ZONE_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*$";
 
+/// Text a person writes (names, address lines): no control character (C0, C1, U+2028, U+2029), no bidirectional
+/// control or zero-width character (`text::check`), and something besides white space (names are stored trimmed
+/// and must not be blank).
+pub const TEXT_PATTERN: &str = concat!(
+    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069\\u200B-\\u200D\\u2060\\uFEFF]*",
+    "[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069\\u200B-\\u200D\\u2060\\uFEFF]",
+    "[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069\\u200B-\\u200D\\u2060\\uFEFF]*$"
+);
+
 /// ISO 3166-1 alpha-2 country code: an assigned code in upper case (`country.rs`).
 pub struct CountryCode;
 
@@ -185,6 +194,18 @@ mod tests {
             "14155552671", "+44 20", "+",
         ] {
             assert_eq!(pattern.is_match(number), phone::is_e164(number), "{number}");
+        }
+    }
+
+    #[test]
+    fn the_text_pattern_agrees_with_the_text_rules() {
+        let pattern = Regex::new(TEXT_PATTERN).unwrap();
+        for value in [
+            "Ada", " Ada ", "12 St James's Square", "Zo\u{eb}", "\u{4e2d}\u{6587}", "", "   ", "a\nb", "a\tb",
+            "a\u{7f}", "a\u{85}", "a\u{2028}", "a\u{202e}b", "a\u{200b}", "\u{feff}a", "a\u{2066}",
+        ] {
+            let ok = crate::domain::text::check(value).is_ok() && !value.trim().is_empty();
+            assert_eq!(pattern.is_match(value), ok, "{value:?}");
         }
     }
 

@@ -49,6 +49,8 @@ pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     add_event_catalogue(&mut openapi);
     plain_header_parameters(&mut openapi);
     fields::describe(&mut openapi);
+    empty_query_values(&mut openapi);
+    text_patterns(&mut openapi);
     headers::declare(&mut openapi);
     links::add(&mut openapi);
     openapi
@@ -85,7 +87,65 @@ fn plain_header_parameters(openapi: &mut utoipa::openapi::OpenApi) {
             }
             if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
                 schema.schema_type = SchemaType::Type(Type::String);
-                schema.min_length.get_or_insert(1);
+            }
+        }
+    }
+}
+
+/// An empty query value counts as absent (`?cursor=` is no cursor), as `AppQuery` reads every query string:
+/// `allowEmptyValue` says so (utoipa has no field for it, so it goes in as an extension-style key).
+fn empty_query_values(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    for (_, _, op) in operations_mut(openapi) {
+        for parameter in op.parameters.iter_mut().flatten() {
+            let RefOr::T(parameter) = parameter else {
+                continue;
+            };
+            if parameter.parameter_in == ParameterIn::Query {
+                parameter
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("allowEmptyValue".into(), true.into());
+            }
+        }
+    }
+}
+
+/// The request bodies whose free text follows `codes::TEXT_PATTERN`.
+const TEXT_INPUTS: [&str; 5] = [
+    "ProfileInput",
+    "ProfilePatch",
+    "AdminProfilePatch",
+    "AddressInput",
+    "AddressPatch",
+];
+
+/// Gives every free-text property of the request bodies (a string with no pattern, format or enum of its own)
+/// the rule the handlers apply to it: no control or invisible character, not blank.
+fn text_patterns(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Schema, schema::SchemaType};
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for name in TEXT_INPUTS {
+        let Some(RefOr::T(Schema::Object(input))) = components.schemas.get_mut(name) else {
+            continue;
+        };
+        for property in input.properties.values_mut() {
+            let RefOr::T(Schema::Object(property)) = property else {
+                continue;
+            };
+            let text = match &property.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if text
+                && property.pattern.is_none()
+                && property.format.is_none()
+                && property.enum_values.is_none()
+            {
+                property.pattern = Some(crate::domain::codes::TEXT_PATTERN.to_string());
             }
         }
     }

@@ -212,7 +212,7 @@ fn every_link_names_an_operation_its_parameters_and_values_the_answer_holds() {
                 let target = link["operationId"].as_str().unwrap();
                 reached.insert(target.to_string());
                 let (_, _, target) = by_id(target).unwrap_or_else(|| panic!("{at}: no {target}"));
-                for (parameter, expression) in link["parameters"].as_object().unwrap() {
+                for (parameter, expression) in link["parameters"].as_object().into_iter().flatten() {
                     let takes = target["parameters"]
                         .as_array()
                         .into_iter()

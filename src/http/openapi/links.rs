@@ -1,6 +1,7 @@
 //! OpenAPI links (OAS 3.1 section 4.8.20): which value of an answer names the resource another operation acts on,
 //! so a client generator, a reader, or a stateful test can follow them: the profile's `user_id` leads to the
-//! service reads and the admin routes, a new address's `id` to its own routes, a listed address to its revisions.
+//! service reads and the admin routes (so does a profile the admin search lists), a new address's `id` to its own
+//! routes, a listed address to its revisions, and a 404 `profile_not_found` to creating the profile.
 
 use std::collections::BTreeMap;
 
@@ -36,6 +37,14 @@ const BY_USER_ID: &[(&str, &str)] = &[
     ("list_events", "ListEvents"),
 ];
 
+/// (operation id, status): the answers that say the caller has no profile yet.
+const PROFILE_MISSING: &[(&str, &str)] = &[
+    ("get_profile", "404"),
+    ("list_addresses", "404"),
+    ("create_address", "404"),
+    ("get_preferences", "404"),
+];
+
 /// Operations on one of the caller's own addresses, by `address_id`.
 const OWN_ADDRESS: &[(&str, &str)] = &[
     ("get_address", "GetAddress"),
@@ -67,6 +76,26 @@ fn links() -> Vec<Link> {
                 });
             }
         }
+    }
+    // The admin search lists existing users: each one leads on like the caller's own profile.
+    for (to, name) in BY_USER_ID {
+        links.push(Link {
+            from: ("list_profiles", "200"),
+            name,
+            to,
+            parameters: vec![("user_id", "$response.body#/items/0/user_id")],
+            description: "A listed profile's `user_id` names the user in the service reads and admin routes",
+        });
+    }
+    // Without a profile the caller's routes answer 404 `profile_not_found` (or 410 after an erasure): create it.
+    for (from, status) in PROFILE_MISSING {
+        links.push(Link {
+            from: (from, status),
+            name: "CreateProfile",
+            to: "put_profile",
+            parameters: vec![],
+            description: "No profile yet: create it with `PUT /api/v1/profiles/me`",
+        });
     }
     for (from, status, id) in [
         ("create_address", "201", "$response.body#/id"),
