@@ -32,13 +32,27 @@ pub const LANGUAGE_TAG_PATTERN: &str = concat!(
 /// The spelling of a tz database name (`Area/Location`, `UTC`); which names exist is `timezone.rs`'s list.
 pub const TIME_ZONE_PATTERN: &str = "^[A-Za-z][A-Za-z0-9_+-]*(?:/[A-Za-z0-9_+-]+)*$";
 
-/// Text a person writes (names, address lines): no control character (C0, C1, U+2028, U+2029), no bidirectional
-/// control or zero-width character (`text::check`), and something besides white space (names are stored trimmed
-/// and must not be blank).
+/// The characters `text::check` refuses: C0 and C1 controls, U+2028/U+2029, bidirectional controls and
+/// zero-width characters (as a character class body).
+macro_rules! refused {
+    () => {
+        "\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069\\u200B-\\u200D\\u2060\\uFEFF"
+    };
+}
+
+/// An identifier from a token or a path (`user_id`): any text without a refused character.
+pub const PLAIN_TEXT_PATTERN: &str = concat!("^[^", refused!(), "]*$");
+
+/// Text a person writes (names, address lines): no refused character, and something besides white space (names
+/// are stored trimmed and must not be blank).
 pub const TEXT_PATTERN: &str = concat!(
-    "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069\\u200B-\\u200D\\u2060\\uFEFF]*",
-    "[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069\\u200B-\\u200D\\u2060\\uFEFF]",
-    "[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069\\u200B-\\u200D\\u2060\\uFEFF]*$"
+    "^[^",
+    refused!(),
+    "]*[^\\s",
+    refused!(),
+    "][^",
+    refused!(),
+    "]*$"
 );
 
 /// ISO 3166-1 alpha-2 country code: an assigned code in upper case (`country.rs`).
@@ -205,6 +219,15 @@ mod tests {
             "a\u{7f}", "a\u{85}", "a\u{2028}", "a\u{202e}b", "a\u{200b}", "\u{feff}a", "a\u{2066}",
         ] {
             let ok = crate::domain::text::check(value).is_ok() && !value.trim().is_empty();
+            assert_eq!(pattern.is_match(value), ok, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn the_plain_text_pattern_refuses_what_text_check_refuses() {
+        let pattern = Regex::new(PLAIN_TEXT_PATTERN).unwrap();
+        for value in ["u-42", "", " ", "a\u{0}", "a\u{9f}", "a\u{2029}", "a\u{2069}", "a\u{2060}"] {
+            let ok = crate::domain::text::check(value).is_ok();
             assert_eq!(pattern.is_match(value), ok, "{value:?}");
         }
     }

@@ -275,6 +275,8 @@ fn add_parameter_formats(openapi: &mut utoipa::openapi::OpenApi) {
             schema.pattern = Some(
                 match (&parameter.parameter_in, parameter.name.as_str()) {
                     (ParameterIn::Query, "cursor" | "after") => CURSOR,
+                    // `check_user_id`: no control and no invisible character.
+                    (ParameterIn::Path, "user_id") => crate::domain::codes::PLAIN_TEXT_PATTERN,
                     _ => NO_CONTROL_CHARACTERS,
                 }
                 .to_string(),

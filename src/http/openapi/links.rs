@@ -19,6 +19,7 @@ const PROFILE_ANSWERS: &[(&str, &[&str])] = &[
     ("put_profile", &["200", "201"]),
     ("get_profile", &["200"]),
     ("patch_profile", &["200"]),
+    ("admin_patch_profile", &["200"]),
 ];
 
 /// Operations that act on a user named by `user_id` (path or query), and the link name each gets.
@@ -124,6 +125,19 @@ fn links() -> Vec<Link> {
             to: "get_user_address",
             parameters: vec![("user_id", PATH_USER_ID), ("address_id", id)],
             description: "An address of this user, read by the order service",
+        });
+    }
+    // Erasing a suspended profile keeps its suspension.
+    for (to, name) in [
+        ("get_kept_suspension", "GetKeptSuspension"),
+        ("lift_kept_suspension", "LiftKeptSuspension"),
+    ] {
+        links.push(Link {
+            from: ("admin_delete_profile", "204"),
+            name,
+            to,
+            parameters: vec![("user_id", PATH_USER_ID)],
+            description: "The suspension erasure kept, when the erased profile was suspended",
         });
     }
     links.push(Link {
