@@ -52,6 +52,9 @@ pub struct Config {
     pub host: String,
     /// Listen port.
     pub port: u16,
+    /// Port of a second listener that serves only `/metrics` (the main port then answers 404 there); unset:
+    /// `/metrics` is served on the main port.
+    pub metrics_port: Option<u16>,
     /// `sqlite:...` or `postgres://...`.
     pub database_url: Secret,
     /// Optional read replica: read-only queries of other services and admins go there.
@@ -109,6 +112,9 @@ pub struct Config {
     /// After SIGTERM/SIGINT, the longest the process takes to exit: requests in flight finish, then the pools
     /// close; whatever is still running at the end is abandoned.
     pub shutdown_timeout: Duration,
+    /// After SIGTERM/SIGINT, how long the service keeps serving with readiness answering 503 before it stops
+    /// accepting connections, so that load balancers stop sending traffic first; 0 stops at once.
+    pub shutdown_delay: Duration,
     /// `pretty` or `json`.
     pub log_format: LogFormat,
     /// Where the development SQLite file and the generated development JWT secret live.
@@ -126,6 +132,7 @@ struct Raw {
     app_env: Option<String>,
     host: Option<String>,
     port: Option<String>,
+    metrics_port: Option<String>,
     database_url: Option<String>,
     database_read_url: Option<String>,
     database_max_connections: Option<String>,
@@ -158,6 +165,7 @@ struct Raw {
     rate_limit_reads_per_minute: Option<String>,
     rate_limit_client_ip_header: Option<String>,
     shutdown_timeout_seconds: Option<String>,
+    shutdown_delay_seconds: Option<String>,
     log_format: Option<String>,
     data_dir: Option<String>,
     docs_enabled: Option<String>,
@@ -224,6 +232,7 @@ impl Config {
             app_env,
             host: http.host,
             port: http.port,
+            metrics_port: http.metrics_port,
             database_url: database.url,
             database_read_url: database.read_url,
             database_max_connections: database.max_connections,
@@ -255,6 +264,7 @@ impl Config {
             connections,
             rate_limits,
             shutdown_timeout: parse_shutdown_timeout(&mut raw)?,
+            shutdown_delay: parse_shutdown_delay(&mut raw)?,
             log_format,
             data_dir,
             docs_enabled: parse_bool("DOCS_ENABLED", raw.docs_enabled.as_deref(), true)?,
@@ -663,6 +673,7 @@ impl CacheSettings {
 struct HttpSettings {
     host: String,
     port: u16,
+    metrics_port: Option<u16>,
     cors_allowed_origins: Vec<String>,
     request_timeout: Duration,
 }
@@ -671,9 +682,21 @@ impl HttpSettings {
     fn parse(raw: &mut Raw) -> Result<Self, ConfigError> {
         let cors_allowed_origins =
             parse_origins(raw.cors_allowed_origins.as_deref().unwrap_or(""))?;
+        let port = parse_num("PORT", raw.port.take(), 8080)?;
+        let metrics_port = raw
+            .metrics_port
+            .take()
+            .map(|v| parse_num("METRICS_PORT", Some(v), 0u16))
+            .transpose()?;
+        if metrics_port.is_some_and(|m| m == 0 || m == port) {
+            return Err(bad(format!(
+                "METRICS_PORT must be a port from 1 to 65535 other than PORT ({port})"
+            )));
+        }
         Ok(Self {
             host: raw.host.take().unwrap_or_else(|| "0.0.0.0".into()),
-            port: parse_num("PORT", raw.port.take(), 8080)?,
+            port,
+            metrics_port,
             cors_allowed_origins,
             request_timeout: Duration::from_secs(
                 parse_num(
@@ -785,6 +808,22 @@ fn parse_shutdown_timeout(raw: &mut Raw) -> Result<Duration, ConfigError> {
         30,
     )?;
     Ok(Duration::from_secs(seconds.max(1)))
+}
+
+/// `SHUTDOWN_DELAY_SECONDS`: 0 (stop at once) by default, at most 300 s.
+fn parse_shutdown_delay(raw: &mut Raw) -> Result<Duration, ConfigError> {
+    const MAX_SECONDS: u64 = 300;
+    let seconds = parse_num(
+        "SHUTDOWN_DELAY_SECONDS",
+        raw.shutdown_delay_seconds.take(),
+        0,
+    )?;
+    if seconds > MAX_SECONDS {
+        return Err(bad(format!(
+            "SHUTDOWN_DELAY_SECONDS is at most {MAX_SECONDS}, not {seconds}"
+        )));
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// Comma-separated origins, each `scheme://host[:port]` with no path.
@@ -1276,5 +1315,39 @@ mod tests {
         assert!(!off.docs_enabled);
         let err = Config::from_vars([("DOCS_ENABLED", "off")]).unwrap_err();
         assert!(err.to_string().contains("DOCS_ENABLED"), "{err}");
+    }
+
+    #[test]
+    fn metrics_share_the_main_port_unless_metrics_port_names_another() {
+        let default = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        let own = Config::from_vars([("METRICS_PORT", "9090")]).unwrap();
+        assert_eq!(default.metrics_port, None);
+        assert_eq!(own.metrics_port, Some(9090));
+        for (port, metrics_port) in [("8080", "8080"), ("8080", "0"), ("9000", "9000")] {
+            let err =
+                Config::from_vars([("PORT", port), ("METRICS_PORT", metrics_port)]).unwrap_err();
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "configuration: METRICS_PORT must be a port from 1 to 65535 other than PORT ({port})"
+                )
+            );
+        }
+        let err = Config::from_vars([("METRICS_PORT", "70000")]).unwrap_err();
+        assert!(err.to_string().contains("METRICS_PORT"), "{err}");
+    }
+
+    #[test]
+    fn the_shutdown_delay_is_zero_by_default_and_at_most_300_s() {
+        let default = Config::from_vars(Vec::<(String, String)>::new()).unwrap();
+        let set = Config::from_vars([("SHUTDOWN_DELAY_SECONDS", "5")]).unwrap();
+        let err = Config::from_vars([("SHUTDOWN_DELAY_SECONDS", "301")]).unwrap_err();
+
+        assert_eq!(default.shutdown_delay, Duration::ZERO);
+        assert_eq!(set.shutdown_delay, Duration::from_secs(5));
+        assert_eq!(
+            err.to_string(),
+            "configuration: SHUTDOWN_DELAY_SECONDS is at most 300, not 301"
+        );
     }
 }

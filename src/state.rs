@@ -1,6 +1,9 @@
 //! Everything a handler may need, shared across requests.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use crate::{auth::TokenVerifier, cache::Cache, config::Config, db::Db, outbox::Outbox};
 
@@ -12,6 +15,24 @@ pub struct AppState {
     pub cache: Cache,
     /// Wakes the change feed after writes; its head wakes long-polling readers.
     pub outbox: Outbox,
+    /// Set once the process is asked to stop (see [`Draining`]).
+    pub draining: Draining,
+}
+
+/// Set when the process has been asked to stop: during `SHUTDOWN_DELAY_SECONDS` readiness answers 503 (so load
+/// balancers take the instance out) and every answer closes its connection (so clients reconnect elsewhere),
+/// while requests are still served.
+#[derive(Clone, Debug, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl AppState {
@@ -27,6 +48,7 @@ impl AppState {
             verifier,
             cache,
             outbox: Outbox::default(),
+            draining: Draining::default(),
         }
     }
 }

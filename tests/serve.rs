@@ -16,6 +16,9 @@ use user_profile_service::{
     clock::unix_now,
 };
 
+#[path = "serve/operations.rs"]
+mod operations;
+
 const SECRET: &str = "serve-test-secret-0123456789abcdef0123";
 
 /// A running `user-profile-service serve`, killed on drop if the test did not stop it.

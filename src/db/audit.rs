@@ -18,24 +18,42 @@ const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
 /// Events deleted per statement: each batch is its own short write, so other writers run in between.
 const RETENTION_BATCH: u32 = 1000;
 
+/// The audit insert; `$values` names its eight placeholders, shifted when it shares a query (`db::events`).
+macro_rules! insert_audit_event {
+    ($values:literal) => {
+        concat!(
+            "INSERT INTO audit_events (id, occurred_at, actor_id, actor_role, action, target_user_id, \
+             request_id, changed_fields) VALUES (",
+            $values,
+            ")"
+        )
+    };
+}
+pub(crate) use insert_audit_event;
+
+/// Binds an audit event's columns, in the order of [`insert_audit_event`].
+macro_rules! bind_audit_event {
+    ($query:expr, $event:expr) => {
+        $query
+            .bind($event.id)
+            .bind($event.occurred_at)
+            .bind(&$event.actor_id)
+            .bind(&$event.actor_role)
+            .bind(&$event.action)
+            .bind(&$event.target_user_id)
+            .bind(&$event.request_id)
+            .bind(sqlx::types::Json(&$event.changed_fields))
+    };
+}
+pub(crate) use bind_audit_event;
+
 /// Appends one event to the audit trail.
 pub async fn record(tx: &mut Tx, event: &AuditEvent) -> Result<(), sqlx::Error> {
-    const SQL: &str = "INSERT INTO audit_events (id, occurred_at, actor_id, actor_role, action, target_user_id, \
-                       request_id, changed_fields) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    with_conn!(tx, |c| {
-        sqlx::query(SQL)
-            .bind(event.id)
-            .bind(event.occurred_at)
-            .bind(&event.actor_id)
-            .bind(&event.actor_role)
-            .bind(&event.action)
-            .bind(&event.target_user_id)
-            .bind(&event.request_id)
-            .bind(Json(&event.changed_fields))
-            .execute(c)
-            .await
-            .map(|_| ())
-    })
+    const SQL: &str = insert_audit_event!("$1, $2, $3, $4, $5, $6, $7, $8");
+    with_conn!(tx, |c| bind_audit_event!(sqlx::query(SQL), event)
+        .execute(c)
+        .await
+        .map(|_| ()))
 }
 
 /// Filters of the audit trail query; every one is optional.

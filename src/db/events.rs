@@ -11,8 +11,14 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::{
-    db::{Conn, Db, Pool, Tx},
-    domain::event::{ActorRole, Event, EventType},
+    db::{
+        Conn, Db, Pool, Tx,
+        audit::{bind_audit_event, insert_audit_event},
+    },
+    domain::{
+        audit::AuditEvent,
+        event::{ActorRole, Event, EventType},
+    },
     with_conn,
 };
 
@@ -72,59 +78,104 @@ pub struct Filter {
     pub types: Vec<EventType>,
 }
 
+/// The user's next sequence (`$3` is the user id). The `event_sequences` row it updates stays locked until the
+/// transaction ends, so one user's events are numbered (and, on PostgreSQL, inserted) in the order their
+/// transactions commit.
+macro_rules! next_sequence {
+    () => {
+        "INSERT INTO event_sequences (user_id, last_sequence) VALUES ($3, 1) \
+         ON CONFLICT (user_id) DO UPDATE SET last_sequence = event_sequences.last_sequence + 1"
+    };
+}
+
+/// The outbox insert of an event bound by [`bind_event`] (`$1`-`$10`); the sequence comes from the query's end.
+macro_rules! insert_event {
+    () => {
+        "INSERT INTO outbox_events (id, type, user_id, resource_id, version, revision, changed_fields, \
+         occurred_at, actor_role, request_id, sequence) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+    };
+}
+
+/// Binds an event's columns, in the order of [`insert_event`].
+macro_rules! bind_event {
+    ($query:expr, $event:expr) => {
+        $query
+            .bind($event.id)
+            .bind($event.kind.as_str())
+            .bind(&$event.user_id)
+            .bind(&$event.resource_id)
+            .bind($event.version)
+            .bind($event.revision)
+            .bind(Json(&$event.changed_fields))
+            .bind($event.occurred_at)
+            .bind($event.actor_role.as_str())
+            .bind(&$event.request_id)
+    };
+}
+
 /// Appends `event` to the outbox, inside the write's transaction, numbered with its user's next `sequence`
-/// (the one it carries is not used), and returns that number. One round trip: the single SQLite write
-/// connection is latency-bound, so the sequence and the event are one call there too.
-///
-/// The `event_sequences` row it updates stays locked until the transaction ends, so one user's events are
-/// numbered (and, on PostgreSQL, inserted) in the order their transactions commit.
-pub async fn append(tx: &mut Tx, event: &Event) -> Result<i64, sqlx::Error> {
-    macro_rules! next {
-        () => {
-            "INSERT INTO event_sequences (user_id, last_sequence) VALUES ($3, 1) \
-             ON CONFLICT (user_id) DO UPDATE SET last_sequence = event_sequences.last_sequence + 1"
-        };
-    }
-    macro_rules! insert {
-        () => {
-            "INSERT INTO outbox_events (id, type, user_id, resource_id, version, revision, changed_fields, \
-             occurred_at, actor_role, request_id, sequence) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-        };
-    }
-    // sqlx runs the statements of one SQLite query in order, binding `$n` to the same argument in each.
+/// (the one it carries is not used). One round trip: the single SQLite write connection is latency-bound, so
+/// the sequence and the event are one call there too (sqlx runs the statements of one SQLite query in order,
+/// binding `$n` to the same argument in each).
+pub async fn append(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
     const SQLITE: &str = concat!(
-        next!(),
+        next_sequence!(),
         "; ",
-        insert!(),
-        "last_sequence FROM event_sequences WHERE user_id = $3 RETURNING sequence"
+        insert_event!(),
+        "last_sequence FROM event_sequences WHERE user_id = $3"
     );
     const POSTGRES: &str = concat!(
         "WITH s AS (",
-        next!(),
+        next_sequence!(),
         " RETURNING last_sequence) ",
-        insert!(),
-        "s.last_sequence FROM s RETURNING sequence"
+        insert_event!(),
+        "s.last_sequence FROM s"
     );
     let sql = if matches!(tx, Tx::Sqlite(_)) {
         SQLITE
     } else {
         POSTGRES
     };
-    with_conn!(tx, |c| {
-        sqlx::query_scalar::<_, i64>(sql)
-            .bind(event.id)
-            .bind(event.kind.as_str())
-            .bind(&event.user_id)
-            .bind(&event.resource_id)
-            .bind(event.version)
-            .bind(event.revision)
-            .bind(Json(&event.changed_fields))
-            .bind(event.occurred_at)
-            .bind(event.actor_role.as_str())
-            .bind(&event.request_id)
-            .fetch_one(c)
-            .await
-    })
+    with_conn!(tx, |c| bind_event!(sqlx::query(sql), event)
+        .execute(c)
+        .await
+        .map(|_| ()))
+}
+
+/// [`append`] and [`record`](crate::db::audit::record) of the same change in one round trip, the common end of a write.
+pub async fn append_with_audit(
+    tx: &mut Tx,
+    event: &Event,
+    audit: &AuditEvent,
+) -> Result<(), sqlx::Error> {
+    const SQLITE: &str = concat!(
+        next_sequence!(),
+        "; ",
+        insert_event!(),
+        "last_sequence FROM event_sequences WHERE user_id = $3; ",
+        insert_audit_event!("$11, $12, $13, $14, $15, $16, $17, $18")
+    );
+    const POSTGRES: &str = concat!(
+        "WITH s AS (",
+        next_sequence!(),
+        " RETURNING last_sequence), a AS (",
+        insert_audit_event!("$11, $12, $13, $14, $15, $16, $17, $18"),
+        ") ",
+        insert_event!(),
+        "s.last_sequence FROM s"
+    );
+    let sql = if matches!(tx, Tx::Sqlite(_)) {
+        SQLITE
+    } else {
+        POSTGRES
+    };
+    with_conn!(tx, |c| bind_audit_event!(
+        bind_event!(sqlx::query(sql), event),
+        audit
+    )
+    .execute(c)
+    .await
+    .map(|_| ()))
 }
 
 /// Forgets `user_id`'s sequence (at erasure): their next event is number 1 again.

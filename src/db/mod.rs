@@ -362,9 +362,35 @@ impl Db {
 
     /// Applies pending migrations of this backend.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        let migrator = self.migrator();
+        with_pool!(&self.writer, |p| migrator.run(p).await)
+    }
+
+    /// The versions of this binary's migrations that the database has not applied (all of them when it has no
+    /// migration table yet). With `RUN_MIGRATIONS=false` the server is not ready until this is empty.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        const APPLIED: &str = "SELECT version FROM _sqlx_migrations WHERE success";
+        let applied = with_pool!(&self.reader, |p| {
+            sqlx::query_scalar::<_, i64>(APPLIED).fetch_all(p).await
+        });
+        let applied = match applied {
+            Ok(applied) => applied,
+            // No migration table: nothing has been applied.
+            Err(sqlx::Error::Database(_)) => Vec::new(),
+            Err(err) => return Err(err),
+        };
+        Ok(self
+            .migrator()
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+            .map(|m| m.version)
+            .collect())
+    }
+
+    fn migrator(&self) -> sqlx::migrate::Migrator {
         match &self.writer {
-            Pool::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await,
-            Pool::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
+            Pool::Sqlite(_) => sqlx::migrate!("migrations/sqlite"),
+            Pool::Postgres(_) => sqlx::migrate!("migrations/postgres"),
         }
     }
 

@@ -5,7 +5,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::domain::event::ActorRole;
+use crate::domain::event::{ActorRole, EventType};
 
 /// What an audit event records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -69,6 +69,12 @@ impl AuditAction {
 
     pub fn parse(raw: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == raw)
+    }
+
+    /// The action a change event is recorded as when the write records its event and audit entry together
+    /// (`service::emit_and_record`): the event's type.
+    pub fn of_event(kind: EventType) -> Option<Self> {
+        Self::parse(kind.as_str())
     }
 }
 
@@ -139,8 +145,23 @@ fn diff(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_event_types_recorded_as_audit_actions_are_audit_actions() {
+        // The types `service::emit_and_record` is called with.
+        for kind in [
+            EventType::ProfileCreated,
+            EventType::ProfileUpdated,
+            EventType::ProfileSuspended,
+            EventType::ProfileReactivated,
+            EventType::AddressDeleted,
+        ] {
+            assert_eq!(AuditAction::of_event(kind).map(AuditAction::as_str), Some(kind.as_str()));
+        }
+    }
 
     #[test]
     fn changed_fields_lists_names_of_changed_values_only() {

@@ -33,18 +33,18 @@ async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: 200 when the database answers, 503 when it does not; optional dependencies only degrade it.
+/// Readiness: 200 when the database answers, 503 when it does not or while the process drains to stop.
 ///
 /// No token needed. Reports each dependency (database, read replica, cache, auth service with its breaker
-/// state); an optional one that is down makes the report `degraded` without failing readiness.
+/// state); an optional one that is down makes the report `degraded` (still 200).
 #[utoipa::path(get, path = "/health/ready", tag = "operations", security(()),
     responses(
         (status = 200, description = "Ready (possibly degraded)", body = Readiness),
-        (status = 503, description = "The database does not answer", body = Readiness),
+        (status = 503, description = "The database does not answer, or the process is stopping", body = Readiness),
     ))]
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let readiness = service::health::readiness(&state).await;
-    let code = if readiness.status == "unavailable" {
+    let code = if matches!(readiness.status, "unavailable" | "draining") {
         StatusCode::SERVICE_UNAVAILABLE
     } else {
         StatusCode::OK

@@ -42,6 +42,9 @@ pub const RATE_LIMITED_TOTAL: &str = "rate_limited_total";
 /// Rate-limit checks counted in process because Redis failed or was resting after a failure; emitted by
 /// `rate_limit`.
 pub const RATE_LIMIT_FALLBACKS_TOTAL: &str = "rate_limit_fallbacks_total";
+/// 1 while the primary database answers (and the start-up's migrations are done), 0 while API requests get 503
+/// for want of it; read at scrape time.
+pub const DATABASE_AVAILABLE: &str = "database_available";
 /// Open client connections; emitted by `server`.
 pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
 /// Connections closed for missing a deadline, by `timeout` (`header_read`, `idle`, `send`); emitted by `server`.
@@ -65,6 +68,14 @@ const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(render_metrics))
+}
+
+/// The whole application of the metrics listener (`METRICS_PORT`): `GET /metrics`, 404 for anything else.
+pub fn router(state: AppState) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(render_metrics))
+        .fallback(super::error::route_not_found)
+        .with_state(state)
 }
 
 /// The process-wide recorder's handle, installed on first use (every router calls this, tests build many).
@@ -141,6 +152,19 @@ fn describe() {
     );
     metrics::describe_gauge!(HTTP_CONNECTIONS_OPEN, "Open client connections");
     metrics::describe_gauge!(
+        DATABASE_AVAILABLE,
+        "1 while the primary database answers and API requests can be served, 0 while they get 503"
+    );
+    describe_outbox();
+    metrics::describe_counter!(
+        HTTP_CONNECTION_TIMEOUTS_TOTAL,
+        "Client connections closed for missing a deadline, by timeout (header_read|idle|send)"
+    );
+}
+
+/// `# HELP` lines of the change feed's relay series.
+fn describe_outbox() {
+    metrics::describe_gauge!(
         OUTBOX_PENDING,
         "Change events the NATS relay has yet to publish"
     );
@@ -152,10 +176,6 @@ fn describe() {
     metrics::describe_counter!(
         OUTBOX_PUBLISH_TOTAL,
         "Change events published to NATS JetStream, by outcome (ok|duplicate|error)"
-    );
-    metrics::describe_counter!(
-        HTTP_CONNECTION_TIMEOUTS_TOTAL,
-        "Client connections closed for missing a deadline, by timeout (header_read|idle|send)"
     );
 }
 
@@ -197,7 +217,8 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 /// scraper's network.
 ///
 /// No token needed. Requests by method, route template and status, latency histograms, pool, cache and
-/// auth-verification counters, breaker state.
+/// auth-verification counters, breaker state. With `METRICS_PORT` set it is served on that port only, and the
+/// API port answers 404.
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
     responses((status = 200, description = "Prometheus text exposition format 0.0.4",
         content_type = "text/plain; version=0.0.4", body = String)))]
@@ -210,6 +231,7 @@ async fn render_metrics(State(state): State<AppState>) -> Response {
             .set(f64::from(in_use));
         metrics::gauge!(DB_POOL_MAX_CONNECTIONS, "pool" => pool.name).set(f64::from(pool.max));
     }
+    metrics::gauge!(DATABASE_AVAILABLE).set(if state.db.is_down() { 0.0 } else { 1.0 });
     let body = handle().render();
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],

@@ -28,10 +28,15 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{config::Config, state::AppState};
 
 /// Every API route with its OpenAPI description; router and spec come from this one list, so they cannot drift.
-fn api_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
-        .merge(health::routes())
-        .merge(metrics::routes())
+/// `/metrics` is left out when `METRICS_PORT` serves it on a listener of its own.
+fn api_routes(with_metrics: bool) -> OpenApiRouter<AppState> {
+    let routes = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi()).merge(health::routes());
+    let routes = if with_metrics {
+        routes.merge(metrics::routes())
+    } else {
+        routes
+    };
+    routes
         .merge(profiles::routes())
         .merge(addresses::routes())
         .merge(users::routes())
@@ -44,14 +49,14 @@ fn api_routes() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document served at `/api-docs/openapi.json`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    openapi::finish(api_routes().into_openapi())
+    openapi::finish(api_routes(true).into_openapi())
 }
 
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     // Installed before the first request, so nothing is recorded into the void.
     metrics::handle();
-    let (routes, api) = api_routes().split_for_parts();
+    let (routes, api) = api_routes(state.config.metrics_port.is_none()).split_for_parts();
     let api = openapi::finish(api);
     // On every route, acting on those that take an `Idempotency-Key`; inside the rate limit and the database
     // gate, so a refused request never claims a key.

@@ -16,7 +16,7 @@ use crate::{
         precondition::Preconditions,
         validation::FieldError,
     },
-    service::{Error, Page, Result, commit, emit, lock_writable_profile, record},
+    service::{Error, Page, Result, commit, emit, emit_and_record, lock_writable_profile, record},
     state::AppState,
 };
 
@@ -136,8 +136,7 @@ pub async fn delete(
         deleted.revision,
         vec![],
     );
-    emit(&mut tx, caller, change).await?;
-    record(&mut tx, caller, AuditAction::AddressDeleted, &caller.user_id, vec![]).await?;
+    emit_and_record(&mut tx, caller, change).await?;
     let lost = Defaults::of(&existing);
     if lost.any() {
         pass_defaults_to_newest(&mut tx, caller, lost, now).await?;

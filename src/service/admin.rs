@@ -17,7 +17,7 @@ use crate::{
         profile::{Profile, ProfileInput, ProfileStatus, ProfileSummary},
         validation::{FieldError, sorted},
     },
-    service::{Error, Page, Result, commit, emit, error::ProfileWriteExt, record},
+    service::{Error, Page, Result, commit, emit_and_record, error::ProfileWriteExt, record},
     state::AppState,
 };
 
@@ -131,19 +131,17 @@ pub async fn patch_profile(
             profile.version,
             fields.clone(),
         );
-        emit(&mut tx, caller, change).await?;
-        record(&mut tx, caller, AuditAction::ProfileUpdated, user_id, fields).await?;
+        emit_and_record(&mut tx, caller, change).await?;
     }
     if let Some(status) = new_status {
-        let (kind, action) = if status == ProfileStatus::Suspended.as_str() {
-            (EventType::ProfileSuspended, AuditAction::ProfileSuspended)
+        let kind = if status == ProfileStatus::Suspended.as_str() {
+            EventType::ProfileSuspended
         } else {
-            (EventType::ProfileReactivated, AuditAction::ProfileReactivated)
+            EventType::ProfileReactivated
         };
         let fields = vec!["status".to_string()];
-        let change = Change::new(kind, user_id, user_id, profile.version, fields.clone());
-        emit(&mut tx, caller, change).await?;
-        record(&mut tx, caller, action, user_id, fields).await?;
+        let change = Change::new(kind, user_id, user_id, profile.version, fields);
+        emit_and_record(&mut tx, caller, change).await?;
     }
     commit(tx, state, &[cache::profile_key(user_id)]).await?;
     Ok(profile)

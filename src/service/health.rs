@@ -40,18 +40,21 @@ pub enum ReadinessStatus {
     Ready,
     Degraded,
     Unavailable,
+    Draining,
 }
 
 /// Readiness report.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// `ready`, `degraded` (an optional dependency is down) or `unavailable` (a required one is).
+    /// `ready`, `degraded` (an optional dependency is down), `unavailable` (a required one is) or `draining`
+    /// (the process is stopping: take it out of the load balancer).
     #[schema(value_type = ReadinessStatus)]
     pub status: &'static str,
     pub checks: BTreeMap<String, DependencyCheck>,
 }
 
-/// Checks every dependency: the database is required; the replica, cache and auth service only degrade.
+/// Checks every dependency: the database is required; the replica, cache and auth service only degrade. A
+/// stopping process is `draining` whatever its dependencies say.
 pub async fn readiness(state: &AppState) -> Readiness {
     let mut checks = BTreeMap::new();
     let mut database = check_database(state.db.reader(), true).await;
@@ -91,6 +94,7 @@ pub async fn readiness(state: &AppState) -> Readiness {
         .values()
         .any(|c| !matches!(c.status.as_str(), "up" | "disabled" | "unknown"));
     let status = match (failed, degraded) {
+        _ if state.draining.is_draining() => "draining",
         (true, _) => "unavailable",
         (false, true) => "degraded",
         (false, false) => "ready",

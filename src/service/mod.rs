@@ -57,7 +57,7 @@ impl<T> Page<T> {
 /// The audit event of `caller` doing `action` to `target_user_id`'s data.
 fn audit_event(
     caller: &Caller,
-    action: AuditAction,
+    action: &str,
     target_user_id: &str,
     changed_fields: Vec<String>,
 ) -> AuditEvent {
@@ -66,7 +66,7 @@ fn audit_event(
         occurred_at: clock::now(),
         actor_id: caller.user_id.clone(),
         actor_role: caller.primary_role().to_string(),
-        action: action.as_str().to_string(),
+        action: action.to_string(),
         target_user_id: target_user_id.to_string(),
         request_id: crate::request_id::current(),
         changed_fields,
@@ -81,23 +81,38 @@ async fn record(
     target_user_id: &str,
     changed_fields: Vec<String>,
 ) -> Result<()> {
-    let event = audit_event(caller, action, target_user_id, changed_fields);
+    let event = audit_event(caller, action.as_str(), target_user_id, changed_fields);
     Ok(db::audit::record(tx, &event).await?)
 }
 
 /// Appends, inside the write's transaction, the change event of `change` made by `caller` (docs/events.md):
 /// it commits or rolls back with the change itself.
 async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
-    // Numbered by the outbox itself (`db::events::append`), in the same statement as the insert.
-    let event = Event::of(
+    Ok(db::events::append(tx, &event_of(caller, change)).await?)
+}
+
+/// [`emit`] and [`record`] of one change (its audit action is the event's type, its target the event's user),
+/// written in one round trip. Only for the types that are also audit actions (`AuditAction::of_event`).
+async fn emit_and_record(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
+    let audit = audit_event(
+        caller,
+        change.kind.as_str(),
+        &change.user_id,
+        change.changed_fields.clone(),
+    );
+    let event = event_of(caller, change);
+    Ok(db::events::append_with_audit(tx, &event, &audit).await?)
+}
+
+fn event_of(caller: &Caller, change: Change) -> Event {
+    // Numbered by the outbox (`db::events::append`), in the statement that inserts it.
+    Event::of(
         change,
         0,
         clock::now(),
         ActorRole::parse(caller.primary_role()),
         crate::request_id::current(),
-    );
-    db::events::append(tx, &event).await?;
-    Ok(())
+    )
 }
 
 /// Commits a write, then drops what the cache holds of it (after the commit, so no reader can put back the

@@ -14,8 +14,8 @@ use crate::{
         profile::{Profile, ProfileInput},
     },
     service::{
-        Error, Result, commit, emit, entry, error::ProfileWriteExt, privacy, record,
-        require_recent_login,
+        Error, Result, commit, emit, emit_and_record, entry, error::ProfileWriteExt, privacy,
+        record, require_recent_login,
     },
     state::AppState,
 };
@@ -88,8 +88,7 @@ async fn create(
         profile.version,
         fields.clone(),
     );
-    emit(&mut tx, caller, change).await?;
-    record(&mut tx, caller, AuditAction::ProfileCreated, user_id, fields).await?;
+    emit_and_record(&mut tx, caller, change).await?;
     commit(tx, state, &[cache::profile_key(&caller.user_id)]).await?;
     Ok(profile)
 }
@@ -139,8 +138,7 @@ async fn replace(
         profile.version,
         fields.clone(),
     );
-    emit(&mut tx, caller, change).await?;
-    record(&mut tx, caller, AuditAction::ProfileUpdated, user_id, fields).await?;
+    emit_and_record(&mut tx, caller, change).await?;
     commit(tx, state, &[cache::profile_key(&caller.user_id)]).await?;
     Ok(profile)
 }
