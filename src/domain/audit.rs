@@ -159,7 +159,10 @@ mod tests {
             EventType::ProfileReactivated,
             EventType::AddressDeleted,
         ] {
-            assert_eq!(AuditAction::of_event(kind).map(AuditAction::as_str), Some(kind.as_str()));
+            assert_eq!(
+                AuditAction::of_event(kind).map(AuditAction::as_str),
+                Some(kind.as_str())
+            );
         }
     }
 

@@ -62,7 +62,9 @@ impl PartialSchema for CountryCode {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .description(Some("ISO 3166-1 alpha-2 code of an assigned country, upper case"))
+            .description(Some(
+                "ISO 3166-1 alpha-2 code of an assigned country, upper case",
+            ))
             .enum_values(Some(country::all().iter().copied()))
             .examples(["GB"])
             .into()
@@ -175,10 +177,32 @@ mod tests {
     fn the_language_tag_pattern_agrees_with_the_validator() {
         let pattern = Regex::new(LANGUAGE_TAG_PATTERN).unwrap();
         for tag in [
-            "en", "en-GB", "de-DE", "zh-Hant-TW", "es-419", "sl-rozaj-biske", "de-CH-1901",
-            "x-private", "en-a-bbb-x-a-ccc", "zh-yue-HK", "i-klingon", "en--GB", "e", "en-", "-en",
-            "abcdefghi", "en-GB-x", "en-a", "1en", "en_GB", "qaa-Qaaa-QM-x-southern", "en-x-1-2",
-            "ar-aao-aaa-aab-aac", "sr-Latn-RS", "x-a-b-c", "en-GB-oed-x-pig",
+            "en",
+            "en-GB",
+            "de-DE",
+            "zh-Hant-TW",
+            "es-419",
+            "sl-rozaj-biske",
+            "de-CH-1901",
+            "x-private",
+            "en-a-bbb-x-a-ccc",
+            "zh-yue-HK",
+            "i-klingon",
+            "en--GB",
+            "e",
+            "en-",
+            "-en",
+            "abcdefghi",
+            "en-GB-x",
+            "en-a",
+            "1en",
+            "en_GB",
+            "qaa-Qaaa-QM-x-southern",
+            "en-x-1-2",
+            "ar-aao-aaa-aab-aac",
+            "sr-Latn-RS",
+            "x-a-b-c",
+            "en-GB-oed-x-pig",
         ] {
             assert_eq!(
                 pattern.is_match(tag) && tag.len() <= 35,
@@ -204,8 +228,15 @@ mod tests {
     fn the_e164_pattern_agrees_with_the_validator() {
         let pattern = Regex::new(E164_PATTERN).unwrap();
         for number in [
-            "+14155552671", "+12", "+1", "+123456789012345", "+1234567890123456", "+0123",
-            "14155552671", "+44 20", "+",
+            "+14155552671",
+            "+12",
+            "+1",
+            "+123456789012345",
+            "+1234567890123456",
+            "+0123",
+            "14155552671",
+            "+44 20",
+            "+",
         ] {
             assert_eq!(pattern.is_match(number), phone::is_e164(number), "{number}");
         }
@@ -215,8 +246,22 @@ mod tests {
     fn the_text_pattern_agrees_with_the_text_rules() {
         let pattern = Regex::new(TEXT_PATTERN).unwrap();
         for value in [
-            "Ada", " Ada ", "12 St James's Square", "Zo\u{eb}", "\u{4e2d}\u{6587}", "", "   ", "a\nb", "a\tb",
-            "a\u{7f}", "a\u{85}", "a\u{2028}", "a\u{202e}b", "a\u{200b}", "\u{feff}a", "a\u{2066}",
+            "Ada",
+            " Ada ",
+            "12 St James's Square",
+            "Zo\u{eb}",
+            "\u{4e2d}\u{6587}",
+            "",
+            "   ",
+            "a\nb",
+            "a\tb",
+            "a\u{7f}",
+            "a\u{85}",
+            "a\u{2028}",
+            "a\u{202e}b",
+            "a\u{200b}",
+            "\u{feff}a",
+            "a\u{2066}",
         ] {
             let ok = crate::domain::text::check(value).is_ok() && !value.trim().is_empty();
             assert_eq!(pattern.is_match(value), ok, "{value:?}");
@@ -226,7 +271,16 @@ mod tests {
     #[test]
     fn the_plain_text_pattern_refuses_what_text_check_refuses() {
         let pattern = Regex::new(PLAIN_TEXT_PATTERN).unwrap();
-        for value in ["u-42", "", " ", "a\u{0}", "a\u{9f}", "a\u{2029}", "a\u{2069}", "a\u{2060}"] {
+        for value in [
+            "u-42",
+            "",
+            " ",
+            "a\u{0}",
+            "a\u{9f}",
+            "a\u{2029}",
+            "a\u{2069}",
+            "a\u{2060}",
+        ] {
             let ok = crate::domain::text::check(value).is_ok();
             assert_eq!(pattern.is_match(value), ok, "{value:?}");
         }
@@ -235,9 +289,15 @@ mod tests {
     #[test]
     fn the_code_enums_are_the_validators_lists() {
         let schema = serde_json::to_value(CountryCode::schema()).unwrap();
-        assert_eq!(schema["enum"].as_array().unwrap().len(), country::all().len());
+        assert_eq!(
+            schema["enum"].as_array().unwrap().len(),
+            country::all().len()
+        );
         assert!(country::all().iter().all(|c| country::is_country_code(c)));
         let schema = serde_json::to_value(CurrencyCode::schema()).unwrap();
-        assert_eq!(schema["enum"].as_array().unwrap().len(), currency::all().len());
+        assert_eq!(
+            schema["enum"].as_array().unwrap().len(),
+            currency::all().len()
+        );
     }
 }

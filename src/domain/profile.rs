@@ -44,7 +44,10 @@ pub struct Profile {
     #[schema(value_type = Option<TimeZoneName>)]
     pub timezone: Option<String>,
     /// https URL of the avatar image.
-    #[schema(pattern = "^https://", example = "https://cdn.example.com/avatars/42.png")]
+    #[schema(
+        pattern = "^https://",
+        example = "https://cdn.example.com/avatars/42.png"
+    )]
     pub avatar_url: Option<String>,
     /// `active` or `suspended` (set by admins; a suspended user can read, export and erase only).
     #[schema(value_type = ProfileStatus)]

@@ -17,10 +17,10 @@ use uuid::Uuid;
 use crate::{
     auth::Caller,
     domain::{
+        audit::AuditAction,
         patch::MergePatch,
         precondition::Preconditions,
         privacy::KeptSuspension,
-        audit::AuditAction,
         profile::{Profile, ProfileInput, ProfileStatus},
     },
     http::{

@@ -81,7 +81,14 @@ pub async fn view_profile(
         .await?
         .unwrap_or_else(Preferences::defaults);
     let addresses = db::export::addresses_with_revisions(&mut tx, user_id).await?;
-    record(&mut tx, caller, AuditAction::ProfileAdminViewed, user_id, vec![]).await?;
+    record(
+        &mut tx,
+        caller,
+        AuditAction::ProfileAdminViewed,
+        user_id,
+        vec![],
+    )
+    .await?;
     commit(tx, state, &[]).await?;
     Ok(AdminProfileView {
         profile,

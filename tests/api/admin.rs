@@ -398,7 +398,8 @@ async fn admin_patch_suspends_and_reactivates_with_one_audit_event_each() {
 }
 
 #[tokio::test]
-async fn admin_patch_with_only_status_keeps_the_email_the_user_changed_after_the_admin_read_the_profile() {
+async fn admin_patch_with_only_status_keeps_the_email_the_user_changed_after_the_admin_read_the_profile()
+ {
     let app = TestApp::spawn().await;
     let user = app.create_profile("u1", "old@example.com").await;
     let token = admin(&app);
@@ -422,7 +423,10 @@ async fn admin_patch_with_only_status_keeps_the_email_the_user_changed_after_the
     assert_eq!(profile["email"], "new@example.com");
     assert_eq!(profile["display_name"], "Newer");
     let events = all_events(&app, "user_id=u1&actor_id=ops").await;
-    assert_eq!(actions(&events), ["profile.admin_viewed", "profile.suspended"]);
+    assert_eq!(
+        actions(&events),
+        ["profile.admin_viewed", "profile.suspended"]
+    );
 }
 
 #[tokio::test]

@@ -50,12 +50,18 @@ fn header_parameters_are_optional_strings_that_cannot_be_null() {
         for parameter in op["parameters"].as_array().into_iter().flatten() {
             if parameter["in"] == "header" {
                 seen += 1;
-                assert_eq!(parameter["schema"]["type"], "string", "{method} {path} {parameter}");
+                assert_eq!(
+                    parameter["schema"]["type"], "string",
+                    "{method} {path} {parameter}"
+                );
                 assert_ne!(parameter["required"], true, "{method} {path} {parameter}");
             }
         }
     }
-    assert!(seen > 20, "If-Match, If-None-Match and Idempotency-Key are documented");
+    assert!(
+        seen > 20,
+        "If-Match, If-None-Match and Idempotency-Key are documented"
+    );
 }
 
 #[test]
@@ -73,22 +79,51 @@ fn closed_sets_are_enums_listing_exactly_what_the_server_uses() {
     let schemas = &doc["components"]["schemas"];
     let actions: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
     assert_eq!(schemas["AuditAction"]["enum"], json!(actions));
-    assert_eq!(schemas["ProfileStatus"]["enum"], json!(["active", "suspended"]));
-    assert_eq!(schemas["ActorRole"]["enum"], json!(["user", "admin", "service"]));
-    assert_eq!(schemas["ConsentChannel"]["enum"], json!(["email", "sms", "push"]));
-    assert_eq!(schemas["ConsentPurpose"]["enum"], json!(["marketing", "newsletter"]));
+    assert_eq!(
+        schemas["ProfileStatus"]["enum"],
+        json!(["active", "suspended"])
+    );
+    assert_eq!(
+        schemas["ActorRole"]["enum"],
+        json!(["user", "admin", "service"])
+    );
+    assert_eq!(
+        schemas["ConsentChannel"]["enum"],
+        json!(["email", "sms", "push"])
+    );
+    assert_eq!(
+        schemas["ConsentPurpose"]["enum"],
+        json!(["marketing", "newsletter"])
+    );
     assert!(schemas["CountryCode"]["enum"].as_array().unwrap().len() > 240);
     assert!(schemas["CurrencyCode"]["enum"].as_array().unwrap().len() > 150);
     let profile = &schemas["Profile"]["properties"];
-    assert_eq!(resolve(&doc, &profile["status"])["enum"], json!(["active", "suspended"]));
+    assert_eq!(
+        resolve(&doc, &profile["status"])["enum"],
+        json!(["active", "suspended"])
+    );
     let record = &schemas["AuditEvent"]["properties"];
     assert_eq!(record["action"]["$ref"], "#/components/schemas/AuditAction");
-    assert_eq!(record["actor_role"]["$ref"], "#/components/schemas/ActorRole");
+    assert_eq!(
+        record["actor_role"]["$ref"],
+        "#/components/schemas/ActorRole"
+    );
     let consent = &schemas["ConsentRecord"]["properties"];
-    assert_eq!(consent["channel"]["$ref"], "#/components/schemas/ConsentChannel");
+    assert_eq!(
+        consent["channel"]["$ref"],
+        "#/components/schemas/ConsentChannel"
+    );
     let list = &doc["paths"]["/api/v1/admin/profiles"]["get"]["parameters"];
-    let status = list.as_array().unwrap().iter().find(|p| p["name"] == "status").unwrap();
-    assert_eq!(status["schema"]["$ref"], "#/components/schemas/ProfileStatus");
+    let status = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "status")
+        .unwrap();
+    assert_eq!(
+        status["schema"]["$ref"],
+        "#/components/schemas/ProfileStatus"
+    );
 }
 
 #[test]
@@ -103,7 +138,10 @@ fn exported_and_admin_viewed_addresses_are_typed_with_their_revisions() {
         );
     }
     let history = serde_json::to_string(&schemas["AddressHistory"]).unwrap();
-    assert!(history.contains("#/components/schemas/Address\""), "{history}");
+    assert!(
+        history.contains("#/components/schemas/Address\""),
+        "{history}"
+    );
     assert!(history.contains("revisions"), "{history}");
 }
 
@@ -111,13 +149,21 @@ fn exported_and_admin_viewed_addresses_are_typed_with_their_revisions() {
 fn patch_bodies_require_nothing_refuse_unknown_keys_and_cannot_clear_a_required_field() {
     let doc = document();
     let schemas = &doc["components"]["schemas"];
-    for name in ["ProfilePatch", "AddressPatch", "AdminProfilePatch", "PreferencesInput"] {
+    for name in [
+        "ProfilePatch",
+        "AddressPatch",
+        "AdminProfilePatch",
+        "PreferencesInput",
+    ] {
         let schema = &schemas[name];
         assert_eq!(schema["additionalProperties"], false, "{name}");
         assert!(schema.get("required").is_none(), "{name}");
     }
     let admin = &schemas["AdminProfilePatch"]["properties"];
-    assert_eq!(admin["status"]["$ref"], "#/components/schemas/ProfileStatus");
+    assert_eq!(
+        admin["status"]["$ref"],
+        "#/components/schemas/ProfileStatus"
+    );
     assert_eq!(admin["email"]["type"], "string", "email cannot be null");
     assert_eq!(admin["first_name"]["type"], json!(["string", "null"]));
     assert_eq!(schemas["ProfilePatch"]["properties"], {
@@ -162,7 +208,12 @@ fn every_response_declares_x_request_id_and_the_headers_its_status_carries() {
             assert!(headers["X-Request-Id"].is_object(), "{at}: X-Request-Id");
             let expected: &[&str] = match status.as_str() {
                 "401" => &["WWW-Authenticate"],
-                "429" => &["Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+                "429" => &[
+                    "Retry-After",
+                    "RateLimit-Limit",
+                    "RateLimit-Remaining",
+                    "RateLimit-Reset",
+                ],
                 "503" => &["Retry-After"],
                 "304" | "412" => &["ETag"],
                 "201" => &["Location", "ETag"],
@@ -212,7 +263,8 @@ fn every_link_names_an_operation_its_parameters_and_values_the_answer_holds() {
                 let target = link["operationId"].as_str().unwrap();
                 reached.insert(target.to_string());
                 let (_, _, target) = by_id(target).unwrap_or_else(|| panic!("{at}: no {target}"));
-                for (parameter, expression) in link["parameters"].as_object().into_iter().flatten() {
+                for (parameter, expression) in link["parameters"].as_object().into_iter().flatten()
+                {
                     let takes = target["parameters"]
                         .as_array()
                         .into_iter()
@@ -233,14 +285,20 @@ fn every_link_names_an_operation_its_parameters_and_values_the_answer_holds() {
             }
         }
     }
-    assert!(links > 30, "links from the profile, the addresses and the service reads");
+    assert!(
+        links > 30,
+        "links from the profile, the addresses and the service reads"
+    );
     // Every operation that needs an id from another answer is reached by a link.
     for (path, method, op) in &ops {
         if !path.contains('{') {
             continue;
         }
         let id = op["operationId"].as_str().unwrap();
-        assert!(reached.contains(id), "{method} {path} is the target of no link");
+        assert!(
+            reached.contains(id),
+            "{method} {path} is the target of no link"
+        );
     }
 }
 

@@ -41,8 +41,8 @@ fn declare_on(status: &str, api: bool, response: &mut Response) {
     reference(response, X_REQUEST_ID);
     let mentions = |code: &str| response.description.contains(&format!("`{code}`"));
     let challenge = status == "401" || (status == "403" && mentions("reauthentication_required"));
-    let retry = matches!(status, "429" | "503")
-        || (status == "409" && mentions("idempotency_in_progress"));
+    let retry =
+        matches!(status, "429" | "503") || (status == "409" && mentions("idempotency_in_progress"));
     let etag = matches!(status, "304" | "412") || response.headers.contains_key(ETAG);
     if challenge {
         reference(response, WWW_AUTHENTICATE);

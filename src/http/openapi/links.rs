@@ -182,7 +182,9 @@ pub(super) fn add(openapi: &mut OpenApi) {
                 for (name, value) in &link.parameters {
                     builder = builder.parameter(*name, *value);
                 }
-                response.links.insert(link.name.into(), RefOr::T(builder.build()));
+                response
+                    .links
+                    .insert(link.name.into(), RefOr::T(builder.build()));
             }
         }
     }

@@ -136,7 +136,9 @@ fn check_headers(response: &'static Value, headers: &HeaderMap) -> Result<(), St
                 "it sends `{name}`, which the document does not declare on this response"
             ));
         };
-        let value = value.to_str().map_err(|_| format!("`{name}` is not text"))?;
+        let value = value
+            .to_str()
+            .map_err(|_| format!("`{name}` is not text"))?;
         let Some(schema) = header.get("schema") else {
             continue;
         };
@@ -202,7 +204,10 @@ fn check_body(response: &'static Value, headers: &HeaderMap, body: &[u8]) -> Res
 
 /// The body with its `Content-Encoding` (gzip) undone.
 fn decoded(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, String> {
-    match headers.get("content-encoding").and_then(|v| v.to_str().ok()) {
+    match headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+    {
         Some("gzip") => {
             let mut out = Vec::new();
             flate2::read::GzDecoder::new(body)
@@ -221,13 +226,22 @@ fn validate(schema: &'static Value, value: &Value, at: &str, errors: &mut Vec<St
     };
     for (keyword, rule) in keywords {
         match keyword.as_str() {
-            "$ref" => validate(target_of(rule.as_str().unwrap_or_default()), value, at, errors),
+            "$ref" => validate(
+                target_of(rule.as_str().unwrap_or_default()),
+                value,
+                at,
+                errors,
+            ),
             "allOf" => each(rule)
                 .into_iter()
                 .for_each(|s| validate(s, value, at, errors)),
             "anyOf" | "oneOf" => {
                 let fitting = each(rule).iter().filter(|s| fits(s, value)).count();
-                let ok = if keyword == "anyOf" { fitting >= 1 } else { fitting == 1 };
+                let ok = if keyword == "anyOf" {
+                    fitting >= 1
+                } else {
+                    fitting == 1
+                };
                 if !ok {
                     errors.push(format!("{at}: fits {fitting} of the {keyword} schemas"));
                     // Say why for the one closest to fitting, the first with the same JSON type.
@@ -290,11 +304,15 @@ fn same_type(schema: &'static Value, value: &Value) -> bool {
 }
 
 fn each(rule: &'static Value) -> Vec<&'static Value> {
-    rule.as_array().map(|a| a.iter().collect()).unwrap_or_default()
+    rule.as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
 }
 
 fn each_value(rule: &Value) -> Vec<&Value> {
-    rule.as_array().map(|a| a.iter().collect()).unwrap_or_default()
+    rule.as_array()
+        .map(|a| a.iter().collect())
+        .unwrap_or_default()
 }
 
 fn check_type(rule: &Value, value: &Value, at: &str, errors: &mut Vec<String>) {
@@ -338,7 +356,9 @@ fn check_properties(
         match (properties.get(name), additional) {
             (Some(schema), _) => validate(schema, field, &path, errors),
             (None, Some(Value::Bool(false))) => {
-                errors.push(format!("{at}: `{name}` is not a property the document allows"));
+                errors.push(format!(
+                    "{at}: `{name}` is not a property the document allows"
+                ));
             }
             (None, Some(schema @ Value::Object(_))) => validate(schema, field, &path, errors),
             (None, _) => {}
@@ -375,8 +395,9 @@ fn check_pattern(pattern: &str, value: &Value, at: &str, errors: &mut Vec<String
     let matches = COMPILED.with(|compiled| {
         let mut compiled = compiled.borrow_mut();
         let regex = compiled.entry(pattern.to_string()).or_insert_with(|| {
-            regex_lite::Regex::new(pattern)
-                .unwrap_or_else(|e| panic!("the document's pattern {pattern} does not compile: {e}"))
+            regex_lite::Regex::new(pattern).unwrap_or_else(|e| {
+                panic!("the document's pattern {pattern} does not compile: {e}")
+            })
         });
         regex.is_match(text)
     });
@@ -397,8 +418,12 @@ fn check_format(format: &str, value: &Value, at: &str, errors: &mut Vec<String>)
             time::Date::parse(text, &format).is_ok()
         }
         "uuid" => uuid::Uuid::parse_str(text).is_ok(),
-        "email" => text.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty()),
-        "uri" => text.split_once("://").is_some_and(|(s, rest)| !s.is_empty() && !rest.is_empty()),
+        "email" => text
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty()),
+        "uri" => text
+            .split_once("://")
+            .is_some_and(|(s, rest)| !s.is_empty() && !rest.is_empty()),
         _ => true,
     };
     if !ok {
