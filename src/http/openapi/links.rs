@@ -64,6 +64,14 @@ struct Link {
 }
 
 fn links() -> Vec<Link> {
+    let mut links = user_links();
+    links.extend(address_links());
+    links
+}
+
+/// Links that name a user: from a profile to the service reads and admin routes, to creating a missing profile,
+/// and from an erasure to the suspension it kept.
+fn user_links() -> Vec<Link> {
     let mut links = Vec::new();
     for (from, statuses) in PROFILE_ANSWERS {
         for status in *statuses {
@@ -98,6 +106,25 @@ fn links() -> Vec<Link> {
             description: "No profile yet: create it with `PUT /api/v1/profiles/me`",
         });
     }
+    // Erasing a suspended profile keeps its suspension.
+    for (to, name) in [
+        ("get_kept_suspension", "GetKeptSuspension"),
+        ("lift_kept_suspension", "LiftKeptSuspension"),
+    ] {
+        links.push(Link {
+            from: ("admin_delete_profile", "204"),
+            name,
+            to,
+            parameters: vec![("user_id", PATH_USER_ID)],
+            description: "The suspension erasure kept, when the erased profile was suspended",
+        });
+    }
+    links
+}
+
+/// Links that name an address: the caller's own routes, the order service's reads, a revision.
+fn address_links() -> Vec<Link> {
+    let mut links = Vec::new();
     for (from, status, id) in [
         ("create_address", "201", "$response.body#/id"),
         ("get_address", "200", "$response.body#/id"),
@@ -125,19 +152,6 @@ fn links() -> Vec<Link> {
             to: "get_user_address",
             parameters: vec![("user_id", PATH_USER_ID), ("address_id", id)],
             description: "An address of this user, read by the order service",
-        });
-    }
-    // Erasing a suspended profile keeps its suspension.
-    for (to, name) in [
-        ("get_kept_suspension", "GetKeptSuspension"),
-        ("lift_kept_suspension", "LiftKeptSuspension"),
-    ] {
-        links.push(Link {
-            from: ("admin_delete_profile", "204"),
-            name,
-            to,
-            parameters: vec![("user_id", PATH_USER_ID)],
-            description: "The suspension erasure kept, when the erased profile was suspended",
         });
     }
     links.push(Link {
