@@ -84,8 +84,8 @@ const SHARED: [(&str, Option<&str>, &str); 7] = [
     (RETRY_AFTER, None, "Seconds to wait before trying again"),
     (
         ETAG,
-        Some("^\"[0-9]+\"$"),
-        "The current version (or revision), quoted: a strong entity tag such as `\"3\"`",
+        Some("^\"[!#-~]*\"$"),
+        "A strong entity tag: on a versioned resource its current version (or revision), quoted, such as `\"3\"`",
     ),
     (
         RATE_LIMIT[0],
