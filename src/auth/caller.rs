@@ -48,7 +48,8 @@ pub enum AuthError {
     Unavailable { retry_after_secs: u64 },
 }
 
-/// Why an authenticated caller may not do what it asked; the text is the answer's `detail`.
+/// Why an authenticated caller may not do what it asked: the message catalogue's key of the answer's `detail`
+/// (`forbidden.admin_only`, ...; `domain::messages`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct Denied(pub &'static str);
@@ -110,7 +111,7 @@ impl Caller {
         if self.has_role(Role::Admin) {
             Ok(())
         } else {
-            Err(Denied("this operation needs role admin"))
+            Err(Denied("forbidden.admin_only"))
         }
     }
 
@@ -121,9 +122,7 @@ impl Caller {
         if self.has_role(Role::User) || (self.roles.is_empty() && self.scopes.is_empty()) {
             Ok(())
         } else {
-            Err(Denied(
-                "/profiles/me is for users: this token has no role user (services and admins use /users/{user_id} and /admin)",
-            ))
+            Err(Denied("forbidden.users_only"))
         }
     }
 
@@ -136,7 +135,7 @@ impl Caller {
         {
             Ok(())
         } else {
-            Err(Denied("this token may not read this user's data"))
+            Err(Denied("forbidden.other_user"))
         }
     }
 
@@ -148,9 +147,7 @@ impl Caller {
         {
             Ok(())
         } else {
-            Err(Denied(
-                "the change feed needs role service or admin, or scope events:read",
-            ))
+            Err(Denied("forbidden.event_reader"))
         }
     }
 
@@ -174,9 +171,7 @@ impl Caller {
             return Ok(asked);
         }
         if SENSITIVE_PROFILE_FIELDS.iter().any(|f| asked.names(f)) {
-            return Err(Denied(
-                "date_of_birth and phone need scope profiles:read_sensitive (or role service or admin)",
-            ));
+            return Err(Denied("forbidden.sensitive_fields"));
         }
         Ok(asked.without(SENSITIVE_PROFILE_FIELDS, PROFILE_FIELDS))
     }

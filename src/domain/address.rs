@@ -8,9 +8,10 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::domain::{
+    address_format,
     codes::{CountryCode, PhoneNumber},
-    country, postal,
-    rules::{e164, invalid},
+    country, postal, regions,
+    rules::{e164, invalid, with_param},
     text,
 };
 
@@ -99,6 +100,11 @@ pub struct Address {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[validate(schema(function = "postal_code_fits_country", skip_on_field_errors = false))]
+#[validate(schema(function = "region_fits_country", skip_on_field_errors = false))]
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "two cross-field rules, each its own `schema` attribute"
+)]
 #[schema(example = json!({
     "label": "Home",
     "recipient_name": "Ada Lovelace",
@@ -117,11 +123,7 @@ pub struct AddressInput {
     pub label: Option<String>,
     /// Required, 1-100 characters.
     #[serde(default, deserialize_with = "text::trimmed")]
-    #[validate(
-        required(message = "recipient_name is required"),
-        length(max = 100),
-        custom(function = "text::name")
-    )]
+    #[validate(required, length(max = 100), custom(function = "text::name"))]
     #[schema(value_type = String, required = true, min_length = 1, max_length = 100, example = "Ada Lovelace")]
     pub recipient_name: Option<String>,
     #[serde(default, deserialize_with = "text::trimmed")]
@@ -130,11 +132,7 @@ pub struct AddressInput {
     pub company: Option<String>,
     /// Required, 1-200 characters.
     #[serde(default, deserialize_with = "text::trimmed")]
-    #[validate(
-        required(message = "line1 is required"),
-        length(max = 200),
-        custom(function = "text::name")
-    )]
+    #[validate(required, length(max = 200), custom(function = "text::name"))]
     #[schema(value_type = String, required = true, min_length = 1, max_length = 200, example = "12 St James's Square")]
     pub line1: Option<String>,
     #[serde(default, deserialize_with = "text::trimmed")]
@@ -143,32 +141,23 @@ pub struct AddressInput {
     pub line2: Option<String>,
     /// Required, 1-100 characters.
     #[serde(default, deserialize_with = "text::trimmed")]
-    #[validate(
-        required(message = "city is required"),
-        length(max = 100),
-        custom(function = "text::name")
-    )]
+    #[validate(required, length(max = 100), custom(function = "text::name"))]
     #[schema(value_type = String, required = true, min_length = 1, max_length = 100, example = "London")]
     pub city: Option<String>,
-    /// State, province or county, 1-100 characters.
+    /// State, province or county, 1-100 characters. Required, and one of the country's regions (by code or
+    /// name, any case), where the service has the country's list: US, CA, AU and BR
+    /// (`GET /api/v1/address-formats/{country}`).
     #[serde(default, deserialize_with = "text::trimmed")]
     #[validate(length(max = 100), custom(function = "text::name"))]
     #[schema(min_length = 1, max_length = 100, example = "Greater London")]
     pub region: Option<String>,
     /// Required, 1-20 characters, in the country's format where one is known.
     #[serde(default, deserialize_with = "text::trimmed")]
-    #[validate(
-        required(message = "postal_code is required"),
-        length(max = 20),
-        custom(function = "text::name")
-    )]
+    #[validate(required, length(max = 20), custom(function = "text::name"))]
     #[schema(value_type = String, required = true, min_length = 1, max_length = 20, example = "SW1Y 4JH")]
     pub postal_code: Option<String>,
     /// Required ISO 3166-1 alpha-2 code, upper case.
-    #[validate(
-        required(message = "country is required"),
-        custom(function = "country_code")
-    )]
+    #[validate(required, custom(function = "country_code"))]
     #[schema(value_type = CountryCode, required = true)]
     pub country: Option<String>,
     /// E.164 phone number: `+`, country code, subscriber number; at most 15 digits.
@@ -251,11 +240,11 @@ impl Defaults {
 pub fn resolve_defaults(
     input: &AddressInput,
     current: Defaults,
-) -> Result<Defaults, Vec<(&'static str, &'static str)>> {
+) -> Result<Defaults, Vec<&'static str>> {
     let mut refused = Vec::new();
     let mut one = |requested: Option<bool>, current: bool, field: &'static str| match requested {
         Some(false) if current => {
-            refused.push((field, "a user with addresses always has a default; make another address the default instead"));
+            refused.push(field);
             current
         }
         Some(true) => true,
@@ -283,10 +272,7 @@ pub fn resolve_defaults(
 fn country_code(value: &str) -> Result<(), ValidationError> {
     text::plain(value)?;
     if !country::is_country_code(value) {
-        return Err(invalid(
-            "invalid_value",
-            "country must be an ISO 3166-1 alpha-2 code in upper case, e.g. GB",
-        ));
+        return Err(invalid("invalid_value", "invalid_value.country"));
     }
     Ok(())
 }
@@ -297,14 +283,37 @@ fn postal_code_fits_country(input: &AddressInput) -> Result<(), ValidationError>
         return Ok(());
     };
     if postal::postal_code_matches(country, code) == Some(false) {
-        let mut err = invalid(
-            "invalid_format",
-            "postal_code does not match the postal code format of the country",
-        );
-        err.add_param("field".into(), &"postal_code");
-        return Err(err);
+        let err = invalid("invalid_format", "invalid_format.postal_code");
+        let err = with_param(err, "country", country);
+        let err = with_param(err, "example", &postal::example(country));
+        return Err(with_param(err, "field", &"postal_code"));
     }
     Ok(())
+}
+
+/// Cross-field rule, reported on `region`: where the service has the country's region list
+/// (`domain::regions`), the region is required and must be one of them.
+fn region_fits_country(input: &AddressInput) -> Result<(), ValidationError> {
+    let Some(country) = &input.country else {
+        return Ok(());
+    };
+    let mut err = match &input.region {
+        None if address_format::region_required(country) => ValidationError::new("required"),
+        // A region with a control character is already refused as such.
+        Some(region)
+            if text::check(region).is_ok()
+                && regions::is_region(country, region) == Some(false) =>
+        {
+            with_param(
+                invalid("invalid_value", "invalid_value.region"),
+                "country",
+                country,
+            )
+        }
+        _ => return Ok(()),
+    };
+    err.add_param("field".into(), &"region");
+    Err(err)
 }
 
 /// The user's default addresses; both are `null` only while the user has no address.
@@ -488,7 +497,7 @@ mod tests {
         );
         let refused = resolve_defaults(&ask(Some(false), Some(true)), both).unwrap_err();
         assert_eq!(refused.len(), 1);
-        assert_eq!(refused[0].0, "is_default_shipping");
+        assert_eq!(refused[0], "is_default_shipping");
     }
 
     /// Every field printed on the parcel, with its longest length.

@@ -80,21 +80,14 @@ impl FieldMask {
         let mut names = BTreeSet::new();
         for name in raw.split(',') {
             if name.is_empty() {
-                return Err(FieldError::new(
-                    "fields",
-                    "invalid_format",
-                    "fields is a comma-separated list of field names, e.g. fields=id,revision",
-                ));
+                return Err(FieldError::new("fields", "invalid_format")
+                    .message("invalid_format.field_list"));
             }
             if !known.contains(&name) {
-                return Err(FieldError::new(
-                    "fields",
-                    "unknown_field",
-                    format!(
-                        "`{name}` is not a field of this resource; known: {}",
-                        known.join(", ")
-                    ),
-                ));
+                return Err(FieldError::new("fields", "unknown_field")
+                    .message("unknown_field.fields")
+                    .with("name", name)
+                    .with("known", known.join(", ")));
             }
             names.insert(name.to_string());
         }
@@ -199,7 +192,8 @@ mod tests {
             (unknown.field.as_str(), unknown.code.as_str()),
             ("fields", "unknown_field")
         );
-        assert!(unknown.message.contains("`password`"));
+        assert!(unknown.message.starts_with("password is not a field"));
+        assert_eq!(unknown.params["name"], "password");
 
         for raw in ["", "id,", ",id", "id,,city"] {
             let empty = FieldMask::parse(Some(raw), ADDRESS_FIELDS).unwrap_err();

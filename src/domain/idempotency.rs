@@ -19,19 +19,15 @@ impl IdempotencyKey {
     pub fn parse(raw: &[u8]) -> Result<Self, FieldError> {
         const FIELD: &str = "Idempotency-Key";
         if raw.is_empty() || raw.len() > MAX_KEY_LENGTH {
-            return Err(FieldError::new(
-                FIELD,
-                "length",
-                format!("an Idempotency-Key has 1 to {MAX_KEY_LENGTH} characters"),
-            ));
+            return Err(FieldError::new(FIELD, "length")
+                .message("length.range")
+                .with("min", 1)
+                .with("max", MAX_KEY_LENGTH));
         }
         if !raw.iter().all(u8::is_ascii_graphic) {
-            return Err(FieldError::new(
-                FIELD,
-                "invalid_format",
-                "an Idempotency-Key holds only visible ASCII characters (no space or control character), \
-                 e.g. a UUID",
-            ));
+            return Err(
+                FieldError::new(FIELD, "invalid_format").message("invalid_format.idempotency_key")
+            );
         }
         // Only ASCII was let through.
         Ok(Self(String::from_utf8_lossy(raw).into_owned()))

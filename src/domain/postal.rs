@@ -199,12 +199,179 @@ static POSTAL_REGEXES: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
     POSTAL_PATTERNS
         .iter()
         .map(|&(country, pattern)| {
-            let regex = Regex::new(&format!("(?i)^(?:{pattern})$"))
+            let regex = Regex::new(&format!("(?i){}", anchored(pattern)))
                 .unwrap_or_else(|e| panic!("postal pattern for {country} does not compile: {e}"));
             (country, regex)
         })
         .collect()
 });
+
+/// The postal code format of `country` as a regular expression a browser can use too: anchored, to be
+/// matched case-insensitively against the code without the white space around it. `None` when no format is
+/// known.
+pub fn pattern(country: &str) -> Option<String> {
+    let index = POSTAL_PATTERNS
+        .binary_search_by(|(code, _)| (*code).cmp(country))
+        .ok()?;
+    Some(anchored(POSTAL_PATTERNS[index].1))
+}
+
+fn anchored(pattern: &str) -> String {
+    format!("^(?:{pattern})$")
+}
+
+/// Real codes for the countries where the generated example would look odd (GB's first alternative is the
+/// Girobank code; IE's would be all digits); sorted.
+const EXAMPLES: &[(&str, &str)] = &[("GB", "SW1A 1AA"), ("IE", "D02 X285"), ("PE", "15001")];
+
+/// A postal code of `country`'s format, for a form's placeholder; `None` when no format is known.
+pub fn example(country: &str) -> Option<String> {
+    let index = POSTAL_PATTERNS
+        .binary_search_by(|(code, _)| (*code).cmp(country))
+        .ok()?;
+    let chosen = EXAMPLES
+        .binary_search_by(|(code, _)| (*code).cmp(country))
+        .map(|i| EXAMPLES[i].1.to_string());
+    Some(chosen.unwrap_or_else(|_| Example::of(POSTAL_PATTERNS[index].1)))
+}
+
+/// Writes one string a pattern of the table matches: the first branch of each alternation, an optional part
+/// left out (an optional space kept, as codes are printed with it), each repetition at its least count, `\d`
+/// as the digits 1, 2, 3, ... and a character class as its first member. Covers the syntax the table uses;
+/// a test checks every generated example against its pattern.
+struct Example<'a> {
+    chars: &'a [char],
+    at: usize,
+    digit: u8,
+}
+
+impl Example<'_> {
+    fn of(pattern: &str) -> String {
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut example = Example {
+            chars: &chars,
+            at: 0,
+            digit: 0,
+        };
+        example.alternation()
+    }
+
+    fn peek(&self) -> Option<char> {
+        self.chars.get(self.at).copied()
+    }
+
+    fn next_digit(&mut self) -> char {
+        self.digit = (self.digit + 1) % 10;
+        char::from(b'0' + self.digit)
+    }
+
+    /// The first branch; the others are read past.
+    fn alternation(&mut self) -> String {
+        let first = self.sequence();
+        while self.peek() == Some('|') {
+            self.at += 1;
+            let digit = self.digit;
+            self.sequence();
+            self.digit = digit;
+        }
+        first
+    }
+
+    fn sequence(&mut self) -> String {
+        let mut out = String::new();
+        while !matches!(self.peek(), None | Some('|' | ')')) {
+            let start = self.at;
+            let once = self.atom();
+            let (least, quantified) = self.quantifier();
+            if least == 0 {
+                if once == " " {
+                    out.push(' ');
+                }
+                continue;
+            }
+            out.push_str(&once);
+            let end = self.at;
+            for _ in 1..least {
+                self.at = start;
+                out.push_str(&self.atom());
+            }
+            if quantified {
+                self.at = end;
+            }
+        }
+        out
+    }
+
+    /// The least count of the quantifier after an atom (1 without one), and whether there was one.
+    fn quantifier(&mut self) -> (usize, bool) {
+        match self.peek() {
+            Some('?' | '*') => {
+                self.at += 1;
+                (0, true)
+            }
+            Some('+') => {
+                self.at += 1;
+                (1, true)
+            }
+            Some('{') => {
+                let close = self.chars[self.at..]
+                    .iter()
+                    .position(|c| *c == '}')
+                    .map_or(self.chars.len(), |p| self.at + p);
+                let inside: String = self.chars[self.at + 1..close].iter().collect();
+                self.at = close + 1;
+                let least = inside.split(',').next().unwrap_or("1");
+                (least.parse().unwrap_or(1), true)
+            }
+            _ => (1, false),
+        }
+    }
+
+    fn atom(&mut self) -> String {
+        let Some(c) = self.peek() else {
+            return String::new();
+        };
+        self.at += 1;
+        match c {
+            '(' => {
+                if self.chars[self.at..].starts_with(&['?', ':']) {
+                    self.at += 2;
+                }
+                let inner = self.alternation();
+                self.at += 1; // ')'
+                inner
+            }
+            '[' => self.class(),
+            '\\' => {
+                let escaped = self.peek().unwrap_or('\\');
+                self.at += 1;
+                match escaped {
+                    'd' => self.next_digit().to_string(),
+                    'b' => String::new(),
+                    other => other.to_string(),
+                }
+            }
+            '^' | '$' => String::new(),
+            other => other.to_string(),
+        }
+    }
+
+    /// A character class's first member (`\d` as the next digit, a range as its first character).
+    fn class(&mut self) -> String {
+        let chars = self.chars;
+        let close = chars[self.at..]
+            .iter()
+            .position(|c| *c == ']')
+            .map_or(self.chars.len(), |p| self.at + p);
+        let first = match chars.get(self.at..self.at + 2) {
+            Some(['\\', 'd']) => self.next_digit(),
+            Some(['\\', escaped]) => *escaped,
+            _ => chars[self.at],
+        };
+        self.at = close + 1;
+        first.to_string()
+    }
+}
 
 /// Whether `postal_code` fits the published format of `country` (upper-case ISO 3166-1 alpha-2).
 ///
@@ -317,6 +484,29 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn every_example_fits_its_countrys_pattern() {
+        assert!(EXAMPLES.windows(2).all(|w| w[0].0 < w[1].0));
+        for (country, _) in POSTAL_PATTERNS {
+            let example = example(country).unwrap();
+            assert_eq!(
+                postal_code_matches(country, &example),
+                Some(true),
+                "{country} {example:?}"
+            );
+            assert!(!example.is_empty() && example.len() <= 20, "{country}");
+        }
+        assert_eq!(example("US").as_deref(), Some("12345"));
+        assert_eq!(example("CA").as_deref(), Some("A1A 2A3"));
+        assert_eq!(example("AE"), None);
+    }
+
+    #[test]
+    fn the_published_pattern_is_the_anchored_table_entry() {
+        assert_eq!(pattern("DE").as_deref(), Some(r"^(?:\d{5})$"));
+        assert_eq!(pattern("HK"), None);
     }
 
     #[test]

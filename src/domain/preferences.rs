@@ -13,7 +13,7 @@ use validator::{Validate, ValidationError};
 use crate::domain::{
     codes::{CurrencyCode, LanguageTag},
     currency, locale,
-    rules::invalid,
+    rules::{invalid, with_param},
     text,
 };
 
@@ -328,9 +328,10 @@ fn language_tag(value: &str) -> Result<(), ValidationError> {
     if locale::is_language_tag(value) {
         Ok(())
     } else {
-        Err(invalid(
-            "invalid_format",
-            "language must be a BCP 47 language tag, e.g. de-DE",
+        Err(with_param(
+            invalid("invalid_format", "invalid_format.language_tag"),
+            "example",
+            &"de-DE",
         ))
     }
 }
@@ -340,43 +341,41 @@ fn currency_code(value: &str) -> Result<(), ValidationError> {
     if currency::is_currency_code(value) {
         Ok(())
     } else {
-        Err(invalid(
-            "invalid_value",
-            "currency must be an active ISO 4217 code in upper case, e.g. EUR",
-        ))
+        Err(invalid("invalid_value", "invalid_value.currency"))
     }
 }
 
 fn favorite_categories(values: &[String]) -> Result<(), ValidationError> {
     if values.len() > MAX_FAVORITE_CATEGORIES {
-        return Err(invalid(
-            "length",
-            format!("at most {MAX_FAVORITE_CATEGORIES} favorite categories"),
+        return Err(with_param(
+            invalid("length", "length.items"),
+            "max",
+            &MAX_FAVORITE_CATEGORIES,
         ));
     }
     // The character rule first, over every item: a control character is always reported as one.
     for (index, value) in values.iter().enumerate() {
         if let Err(refusal) = text::check(value) {
-            return Err(invalid(
-                refusal.code(),
-                format!("item {index}: {}", refusal.message()),
+            return Err(with_param(
+                invalid(refusal.code(), refusal.code()),
+                "index",
+                &index,
             ));
         }
     }
     for (index, value) in values.iter().enumerate() {
         if value.trim().is_empty() {
-            return Err(invalid("blank", format!("item {index} is blank")));
+            return Err(with_param(invalid("blank", "blank.item"), "index", &index));
         }
         if value.chars().count() > MAX_CATEGORY_CHARS {
-            return Err(invalid(
-                "length",
-                format!("item {index} is longer than {MAX_CATEGORY_CHARS} characters"),
-            ));
+            let error = with_param(invalid("length", "length.item"), "index", &index);
+            return Err(with_param(error, "max", &MAX_CATEGORY_CHARS));
         }
         if values[..index].contains(value) {
-            return Err(invalid(
-                "duplicate",
-                format!("item {index} repeats an earlier item"),
+            return Err(with_param(
+                invalid("duplicate", "duplicate.item"),
+                "index",
+                &index,
             ));
         }
     }

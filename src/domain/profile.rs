@@ -8,7 +8,7 @@ use validator::{Validate, ValidateEmail, ValidationError};
 use crate::domain::{
     codes::{LanguageTag, PhoneNumber, TimeZoneName},
     locale,
-    rules::{e164, invalid},
+    rules::{e164, invalid, with_param},
     text, timezone,
 };
 
@@ -122,20 +122,12 @@ pub struct ProfileSummary {
 #[serde(deny_unknown_fields)]
 pub struct ProfileInput {
     /// Contact email (required, at most 254 characters).
-    #[validate(
-        required(message = "email is required"),
-        custom(function = "email_address"),
-        length(max = 254)
-    )]
+    #[validate(required, custom(function = "email_address"), length(max = 254))]
     #[schema(value_type = String, max_length = 254, format = Email, example = "ada@example.com")]
     pub email: Option<String>,
     /// Name shown in the shop (required, 1-100 characters, not blank).
     #[serde(default, deserialize_with = "text::trimmed")]
-    #[validate(
-        required(message = "display_name is required"),
-        length(max = 100),
-        custom(function = "text::name")
-    )]
+    #[validate(required, length(max = 100), custom(function = "text::name"))]
     #[schema(value_type = String, required = true, min_length = 1, max_length = 100, example = "Ada")]
     pub display_name: Option<String>,
     #[serde(default, deserialize_with = "text::trimmed")]
@@ -219,22 +211,22 @@ fn parse_date(raw: &str) -> Option<Date> {
 fn email_address(value: &str) -> Result<(), ValidationError> {
     text::plain(value)?;
     if !value.validate_email() {
-        return Err(invalid("email", "this is not a valid email address"));
+        return Err(invalid("email", "email"));
     }
     Ok(())
 }
 
 fn past_date(value: &str) -> Result<(), ValidationError> {
     text::plain(value)?;
-    let date = parse_date(value)
-        .ok_or_else(|| invalid("invalid_format", "date_of_birth must be YYYY-MM-DD"))?;
+    let date = parse_date(value).ok_or_else(|| invalid("invalid_format", "invalid_format.date"))?;
     if date >= OffsetDateTime::now_utc().date() {
-        return Err(invalid("not_in_past", "date_of_birth must be in the past"));
+        return Err(invalid("not_in_past", "not_in_past"));
     }
     if date.year() < 1900 {
-        return Err(invalid(
-            "out_of_range",
-            "date_of_birth must be after 1900-01-01",
+        return Err(with_param(
+            invalid("out_of_range", "out_of_range.after"),
+            "min",
+            &"1900-01-01",
         ));
     }
     Ok(())
@@ -243,9 +235,10 @@ fn past_date(value: &str) -> Result<(), ValidationError> {
 fn language_tag(value: &str) -> Result<(), ValidationError> {
     text::plain(value)?;
     if !locale::is_language_tag(value) {
-        return Err(invalid(
-            "invalid_format",
-            "locale must be a BCP 47 language tag, e.g. en-GB",
+        return Err(with_param(
+            invalid("invalid_format", "invalid_format.language_tag"),
+            "example",
+            &"en-GB",
         ));
     }
     Ok(())
@@ -254,10 +247,7 @@ fn language_tag(value: &str) -> Result<(), ValidationError> {
 fn iana_timezone(value: &str) -> Result<(), ValidationError> {
     text::plain(value)?;
     if !timezone::is_iana_timezone(value) {
-        return Err(invalid(
-            "invalid_value",
-            "timezone must be an IANA time zone, e.g. Europe/Berlin",
-        ));
+        return Err(invalid("invalid_value", "invalid_value.timezone"));
     }
     Ok(())
 }
@@ -267,7 +257,7 @@ fn https_url(value: &str) -> Result<(), ValidationError> {
     text::plain(value)?;
     match reqwest::Url::parse(value) {
         Ok(url) if url.scheme() == "https" && url.host_str().is_some() => Ok(()),
-        _ => Err(invalid("invalid_format", "avatar_url must be an https URL")),
+        _ => Err(invalid("invalid_format", "invalid_format.https_url")),
     }
 }
 

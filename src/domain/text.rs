@@ -23,17 +23,6 @@ impl Refusal {
             Refusal::Invisible => "invisible_character",
         }
     }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            Refusal::Control => {
-                "this value must not contain control characters (U+0000-U+001F, U+007F-U+009F) or line separators"
-            }
-            Refusal::Invisible => {
-                "this value must not contain bidirectional controls or zero-width characters"
-            }
-        }
-    }
 }
 
 /// C0 and C1 control characters (U+0000-U+001F, U+007F-U+009F; tab and newline too), and U+2028/U+2029, which
@@ -103,13 +92,13 @@ pub fn plain(value: &str) -> Result<(), ValidationError> {
 pub fn name(value: &str) -> Result<(), ValidationError> {
     check(value).map_err(to_validation_error)?;
     if trim(value).is_empty() {
-        return Err(invalid("blank", "this field must not be blank"));
+        return Err(invalid("blank", "blank"));
     }
     Ok(())
 }
 
 fn to_validation_error(refusal: Refusal) -> ValidationError {
-    invalid(refusal.code(), refusal.message())
+    invalid(refusal.code(), refusal.code())
 }
 
 #[cfg(test)]

@@ -6,32 +6,100 @@
 
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
+
+use crate::domain::messages::{self, Language, Params};
 use serde_path_to_error::Segment;
 use utoipa::ToSchema;
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 /// One invalid field of a request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"field": "label", "code": "length", "message": "must be at most 50 characters long", "params": {"max": 50}}))]
 pub struct FieldError {
     /// JSON path of the field, e.g. `email` or `notifications.email.marketing`.
     pub field: String,
-    /// Stable, snake_case reason, e.g. `required`, `invalid_format`, `too_long`, `unknown_field`.
+    /// Stable, snake_case reason, e.g. `required`, `invalid_format`, `length`, `unknown_field`
+    /// (docs/errors.md lists them all).
     pub code: String,
-    /// Human-readable explanation.
+    /// Human-readable explanation, in the language `Accept-Language` chose (`Content-Language` says which).
     pub message: String,
+    /// The values the message names, stable like `code` (e.g. `{"max": 50}`), so a client can write its own
+    /// message; empty when there are none. Values are strings or integers.
+    #[schema(value_type = Object)]
+    pub params: Params,
+    /// The catalogue key of `message`: `code`, or a key of its own such as `invalid_format.phone`.
+    #[serde(skip)]
+    pub key: String,
 }
 
+/// Every field error `code` the service gives (docs/errors.md); each has a message in every language.
+pub const FIELD_CODES: &[&str] = &[
+    "blank",
+    "control_character",
+    "duplicate",
+    "email",
+    "invalid_format",
+    "invalid_type",
+    "invalid_value",
+    "invisible_character",
+    "length",
+    "not_in_past",
+    "out_of_range",
+    "required",
+    "unknown_field",
+];
+
 impl FieldError {
-    pub fn new(
+    /// A field error with its code's message; `message` and `with` refine it.
+    pub fn new(field: impl Into<String>, code: impl Into<String>) -> Self {
+        let code = code.into();
+        debug_assert!(
+            FIELD_CODES.contains(&code.as_str()),
+            "unknown field code {code}"
+        );
+        let mut error = Self {
+            field: field.into(),
+            key: code.clone(),
+            code,
+            message: String::new(),
+            params: Params::new(),
+        };
+        error.localise(Language::En);
+        error
+    }
+
+    /// Explains the error with the catalogue's message `key` (e.g. `invalid_format.phone`) instead of its
+    /// code's.
+    pub fn message(mut self, key: &str) -> Self {
+        debug_assert!(messages::has_field_key(key), "no message {key}");
+        self.key = key.to_string();
+        self.localise(Language::En);
+        self
+    }
+
+    /// Adds a value the message names (or a client may use).
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.params.insert(name.to_string(), value.into());
+        self.localise(Language::En);
+        self
+    }
+
+    /// A value outside `min..=max`, with the message that names both.
+    pub fn between(
         field: impl Into<String>,
         code: impl Into<String>,
-        message: impl Into<String>,
+        min: impl Into<Value>,
+        max: impl Into<Value>,
     ) -> Self {
-        Self {
-            field: field.into(),
-            code: code.into(),
-            message: message.into(),
-        }
+        Self::new(field, code)
+            .message("between")
+            .with("min", min)
+            .with("max", max)
+    }
+
+    /// Writes `message` in `language`.
+    pub fn localise(&mut self, language: Language) {
+        self.message = messages::field_message(&self.key, &self.params, language);
     }
 }
 
@@ -177,11 +245,7 @@ pub fn data_error(path: &str, message: &str) -> FieldError {
         // serde_path_to_error already ends the path with the unknown field's name.
         let name = rest.split('`').next().unwrap_or("");
         let field = if path.is_empty() { name } else { path };
-        return FieldError::new(
-            field,
-            "unknown_field",
-            "this field is not part of the resource or is read-only",
-        );
+        return FieldError::new(field, "unknown_field");
     }
     if let Some(rest) = message.strip_prefix("missing field `") {
         let name = rest.split('`').next().unwrap_or("");
@@ -190,9 +254,15 @@ pub fn data_error(path: &str, message: &str) -> FieldError {
         } else {
             format!("{path}.{name}")
         };
-        return FieldError::new(field, "required", "this field is required");
+        return FieldError::new(field, "required");
     }
-    FieldError::new(path, "invalid_type", message)
+    // serde says what it expected in words of the Rust types ("a string", "one of `a`, `b`"), never the value.
+    match message.rsplit_once(", expected ") {
+        Some((_, expected)) => FieldError::new(path, "invalid_type")
+            .message("invalid_type.expected")
+            .with("expected", expected),
+        None => FieldError::new(path, "invalid_type"),
+    }
 }
 
 fn flatten_errors(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldError>) {
@@ -205,18 +275,13 @@ fn flatten_errors(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldEr
         match kind {
             ValidationErrorsKind::Field(list) => {
                 for e in list {
-                    let message = e
-                        .message
-                        .as_ref()
-                        .map(std::string::ToString::to_string)
-                        .unwrap_or_else(|| default_message(&e.code));
                     // A struct-level (schema) rule names the field it reports on in its `field` param.
                     let path = match e.params.get("field").and_then(|f| f.as_str()) {
                         Some(name) if prefix.is_empty() => name.to_string(),
                         Some(name) => format!("{prefix}.{name}"),
                         None => path.clone(),
                     };
-                    out.push(FieldError::new(path, e.code.to_string(), message));
+                    out.push(field_error(path, e));
                 }
             }
             ValidationErrorsKind::Struct(inner) => flatten_errors(&path, inner, out),
@@ -229,15 +294,30 @@ fn flatten_errors(prefix: &str, errors: &ValidationErrors, out: &mut Vec<FieldEr
     }
 }
 
-fn default_message(code: &str) -> String {
-    match code {
-        "required" => "this field is required".into(),
-        "length" => "this value has the wrong length".into(),
-        "email" => "this is not a valid email address".into(),
-        "url" => "this is not a valid URL".into(),
-        "range" => "this value is out of range".into(),
-        other => format!("this value is not valid ({other})"),
+/// A `validator` failure as a field error: its code; its message key (the rules of `domain` set it as the
+/// message); its params, except `value` (the input itself, which an answer never repeats) and `field`.
+fn field_error(path: String, e: &validator::ValidationError) -> FieldError {
+    // `validator`'s own `range` rule answers with the service's code.
+    let code = match e.code.as_ref() {
+        "range" => "out_of_range",
+        code => code,
+    };
+    let mut error = FieldError::new(path, code);
+    for (name, value) in &e.params {
+        if name != "value" && name != "field" {
+            error = error.with(name, value.clone());
+        }
     }
+    let bounded = e.params.contains_key("min") && e.params.contains_key("max");
+    let key = match (&e.message, code) {
+        (Some(key), _) => key.to_string(),
+        // The `length(max = ..)` and `range(..)` attributes.
+        (None, "length") if bounded => "length.range".into(),
+        (None, "length") if e.params.contains_key("max") => "length.max".into(),
+        (None, "out_of_range") if bounded => "between".into(),
+        (None, code) => code.to_string(),
+    };
+    error.message(&key)
 }
 
 #[cfg(test)]
@@ -297,7 +377,7 @@ mod tests {
     #[test]
     fn a_value_that_did_not_parse_is_not_reported_again_by_the_rules() {
         assert_eq!(problems(json!({"count": -1})), ["count:invalid_type"]);
-        assert_eq!(problems(json!({"count": 11})), ["count:range"]);
+        assert_eq!(problems(json!({"count": 11})), ["count:out_of_range"]);
         assert_eq!(
             problems(json!({"name": "ok", "count": 3})),
             Vec::<String>::new()

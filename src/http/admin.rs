@@ -24,7 +24,7 @@ use crate::{
         profile::{Profile, ProfileInput, ProfileStatus},
     },
     http::{
-        error::{ApiError, ProblemDetails},
+        error::{ApiError, FieldError, ProblemDetails},
         extract::{AppQuery, PageParams, check_user_id},
         openapi::merge_patch_of,
         pages::{AuditEventPage, ErasureReceiptPage, ProfilePage, next_cursor},
@@ -390,11 +390,14 @@ async fn list_erasures(
 /// The `action` filter, or a 422 when it names no action the audit trail records.
 fn parse_action(raw: Option<String>) -> Result<Option<String>, ApiError> {
     match raw {
-        Some(raw) if AuditAction::parse(&raw).is_none() => Err(ApiError::validation(
-            "action",
-            "invalid_value",
-            format!("`{raw}` is not an audit action"),
-        )),
+        Some(raw) if AuditAction::parse(&raw).is_none() => {
+            let allowed: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+            Err(ApiError::from(
+                FieldError::new("action", "invalid_value")
+                    .message("invalid_value.one_of")
+                    .with("allowed", allowed.join(", ")),
+            ))
+        }
         raw => Ok(raw),
     }
 }
@@ -404,10 +407,8 @@ fn parse_instant(field: &str, raw: Option<&str>) -> Result<Option<OffsetDateTime
         OffsetDateTime::parse(raw, &Rfc3339)
             .map(|t| t.to_offset(time::UtcOffset::UTC))
             .map_err(|_| {
-                ApiError::validation(
-                    field,
-                    "invalid_format",
-                    format!("{field} must be an RFC 3339 timestamp, e.g. 2025-01-01T00:00:00Z"),
+                ApiError::from(
+                    FieldError::new(field, "invalid_format").message("invalid_format.timestamp"),
                 )
             })
     })

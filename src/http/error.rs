@@ -7,8 +7,13 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use serde_json::Value;
+
 pub use crate::domain::validation::FieldError;
-use crate::{request_id, service};
+use crate::{
+    domain::messages::{self, Language, Params},
+    request_id, service,
+};
 
 /// RFC 9457 problem details, as sent with `Content-Type: application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]
@@ -24,13 +29,13 @@ pub struct ProblemDetails {
     /// URI reference identifying the problem type: `urn:user-profile-service:problem:{code}`.
     #[serde(rename = "type")]
     pub problem_type: String,
-    /// Short summary of the status.
+    /// Short summary of the status, in the language `Accept-Language` chose (`Content-Language` says which).
     pub title: String,
     /// HTTP status code.
     pub status: u16,
-    /// Explanation of this occurrence.
+    /// Explanation of this occurrence, in the language `Accept-Language` chose.
     pub detail: String,
-    /// Stable, snake_case error code.
+    /// Stable, snake_case error code (the same in every language).
     pub code: String,
     /// The request id, as in the `X-Request-Id` response header.
     pub request_id: String,
@@ -44,90 +49,84 @@ pub struct ProblemDetails {
     pub current_version: Option<i64>,
 }
 
-/// Every error the API can answer with.
-#[derive(Debug, thiserror::Error)]
+/// Every error the API can answer with. Its `detail` comes from the message catalogue (`domain::messages`), in
+/// the language the request's `Accept-Language` chose; `Display` is the English text, for logs and tests.
+#[derive(Debug)]
 pub enum ApiError {
-    #[error("{0}")]
-    MalformedJson(String),
-    #[error("no bearer token was sent")]
+    /// The body is not JSON: the line and column where parsing stopped; `None` when it could not be read at all.
+    MalformedJson(Option<(usize, usize)>),
     Unauthorized,
-    #[error("the bearer token is not valid")]
     InvalidToken,
-    #[error("the bearer token has expired")]
     TokenExpired,
-    #[error("{0}")]
+    /// The policy's reason, a catalogue key such as `forbidden.admin_only`.
     Forbidden(&'static str),
-    #[error("this profile is suspended; it can be read, exported and erased, but not changed")]
     ProfileSuspended,
     /// Destructive self-service with a login older than `max_age_secs` (or a token without `auth_time`).
-    #[error(
-        "log in again: erasing your profile or changing your email needs a login at most {max_age_secs} seconds old"
-    )]
-    ReauthenticationRequired { max_age_secs: u64 },
-    #[error("{detail}")]
+    ReauthenticationRequired {
+        max_age_secs: u64,
+    },
     NotFound {
         code: &'static str,
-        detail: &'static str,
     },
     /// Erased data (410): it existed, and was erased.
-    #[error("{detail}")]
     Gone {
         code: &'static str,
-        detail: &'static str,
     },
-    #[error("this method is not allowed on this resource")]
     MethodNotAllowed,
-    #[error("{detail}")]
     Conflict {
         code: &'static str,
-        detail: &'static str,
     },
     /// `current` is the resource's current version, absent when it does not exist.
-    #[error(
-        "the precondition does not hold: the resource is at another version (current_version), or If-Match is \
-         not * or a list of strong entity tags such as \"3\""
-    )]
-    PreconditionFailed { current: Option<i64> },
-    #[error("the request body is larger than 64 KiB")]
+    PreconditionFailed {
+        current: Option<i64>,
+    },
     PayloadTooLarge,
-    #[error("{0}")]
-    UnsupportedMediaType(&'static str),
-    #[error("the request has invalid fields")]
+    /// A body that is not JSON; a merge patch also takes `application/merge-patch+json`.
+    UnsupportedMediaType {
+        merge_patch: bool,
+    },
     Validation(Vec<FieldError>),
     /// The same `Idempotency-Key` is on a request that is still running.
-    #[error(
-        "a request with this Idempotency-Key is still running; retry when it has finished to get its answer"
-    )]
     IdempotencyInProgress,
-    /// The `Idempotency-Key` was first used with another request; the text says how this one differs.
-    #[error("{0}")]
+    /// The `Idempotency-Key` was first used with another request: the catalogue key saying how this one
+    /// differs (`idempotency_key_reused.operation` or `.body`).
     IdempotencyKeyReused(&'static str),
-    #[error("the request could not be served in time")]
     Timeout,
     /// Over the caller's budget of `class` (`reads` or `writes`); the window ends in `reset_secs`.
-    #[error("this caller has used its {limit} {class} a minute; try again in {reset_secs} s")]
     RateLimited {
         class: &'static str,
         limit: u32,
         reset_secs: u64,
     },
-    #[error("the auth service is unavailable; try again shortly")]
-    AuthServiceUnavailable { retry_after_secs: u64 },
-    #[error("the database is unavailable; try again shortly")]
+    AuthServiceUnavailable {
+        retry_after_secs: u64,
+    },
     ServiceUnavailable,
-    #[error("an internal error occurred")]
-    Internal(#[source] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail(Language::En))
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ApiError::Internal(err) => Some(err.as_ref()),
+            _ => None,
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(error: FieldError) -> Self {
+        ApiError::Validation(vec![error])
+    }
 }
 
 impl ApiError {
-    pub fn validation(
-        field: impl Into<String>,
-        code: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        ApiError::Validation(vec![FieldError::new(field, code, message)])
-    }
-
     pub fn internal(err: impl Into<anyhow::Error>) -> Self {
         ApiError::Internal(err.into())
     }
@@ -147,7 +146,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::IdempotencyKeyReused(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
@@ -175,7 +174,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PreconditionFailed { .. } => "precondition_failed",
             ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::UnsupportedMediaType { .. } => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
             ApiError::IdempotencyInProgress => "idempotency_in_progress",
             ApiError::IdempotencyKeyReused(_) => "idempotency_key_reused",
@@ -186,19 +185,64 @@ impl ApiError {
             ApiError::Internal(_) => "internal_error",
         }
     }
+
+    /// The `detail` in `language`: the catalogue's message for this error's code (or its variant), with the
+    /// values it names.
+    pub fn detail(&self, language: Language) -> String {
+        let (key, params): (&str, Vec<(&str, Value)>) = match self {
+            ApiError::MalformedJson(None) => ("malformed_json.unreadable", vec![]),
+            ApiError::MalformedJson(Some((line, column))) => (
+                "malformed_json",
+                vec![("line", (*line).into()), ("column", (*column).into())],
+            ),
+            ApiError::Forbidden(key) | ApiError::IdempotencyKeyReused(key) => (key, vec![]),
+            ApiError::ReauthenticationRequired { max_age_secs } => (
+                "reauthentication_required",
+                vec![("max_age_secs", (*max_age_secs).into())],
+            ),
+            ApiError::UnsupportedMediaType { merge_patch: true } => {
+                ("unsupported_media_type.merge_patch", vec![])
+            }
+            ApiError::RateLimited {
+                class,
+                limit,
+                reset_secs,
+            } => (
+                if *class == "writes" {
+                    "rate_limited.writes"
+                } else {
+                    "rate_limited.reads"
+                },
+                vec![
+                    ("limit", (*limit).into()),
+                    ("reset_secs", (*reset_secs).into()),
+                ],
+            ),
+            other => (other.code(), vec![]),
+        };
+        let params: Params = params
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
+        debug_assert!(
+            messages::missing_problem_params(key, &params).is_empty(),
+            "{key} lacks a param"
+        );
+        messages::problem_detail(key, &params, language)
+    }
 }
 
 impl From<service::Error> for ApiError {
     fn from(err: service::Error) -> Self {
         use service::Error;
         match err {
-            Error::NotFound { code, detail } => ApiError::NotFound { code, detail },
+            Error::NotFound { code } => ApiError::NotFound { code },
             Error::ProfileSuspended => ApiError::ProfileSuspended,
             Error::ReauthenticationRequired { max_age_secs } => {
                 ApiError::ReauthenticationRequired { max_age_secs }
             }
-            Error::Gone { code, detail } => ApiError::Gone { code, detail },
-            Error::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            Error::Gone { code } => ApiError::Gone { code },
+            Error::Conflict { code } => ApiError::Conflict { code },
             Error::PreconditionFailed { current } => ApiError::PreconditionFailed { current },
             Error::Validation(errors) => ApiError::Validation(errors),
             Error::Unavailable => ApiError::ServiceUnavailable,
@@ -214,12 +258,13 @@ impl IntoResponse for ApiError {
             // Logged once here with detail; the caller sees only the opaque code.
             tracing::error!(error = format!("{err:#}"), "internal error");
         }
-        let mut problem = self.problem();
+        let language = crate::http::language::current();
+        let mut problem = self.problem(language);
         let mut etag = None;
         let mut retry_after = None;
         let mut challenge = None;
         match self {
-            ApiError::Validation(errors) => problem.errors = Some(errors),
+            ApiError::Validation(errors) => problem.errors = Some(localised(errors, language)),
             ApiError::PreconditionFailed { current } => {
                 etag = current.map(|v| crate::http::extract::etag_value(&v.to_string()));
                 problem.current_version = current;
@@ -258,19 +303,40 @@ impl IntoResponse for ApiError {
         if let Some(secs) = retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        // The text depends on `Accept-Language`; a cache must keep the languages apart.
+        headers.insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(language.tag()),
+        );
+        headers.append(header::VARY, HeaderValue::from_static("accept-language"));
         response
     }
 }
 
+/// Field errors with their messages in `language`.
+fn localised(mut errors: Vec<FieldError>, language: Language) -> Vec<FieldError> {
+    for error in &mut errors {
+        debug_assert!(
+            messages::missing_field_params(&error.key, &error.params).is_empty(),
+            "{error:?} lacks a param"
+        );
+        error.localise(language);
+    }
+    errors
+}
+
 impl ApiError {
-    /// The problem body's common members; `into_response` adds the ones of a particular error.
-    fn problem(&self) -> ProblemDetails {
+    /// The problem body's common members in `language`; `into_response` adds the ones of a particular error.
+    fn problem(&self, language: Language) -> ProblemDetails {
         let status = self.status();
+        let title = messages::title(status.as_u16(), language)
+            .or(status.canonical_reason())
+            .unwrap_or("Error");
         ProblemDetails {
             problem_type: format!("urn:user-profile-service:problem:{}", self.code()),
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            title: title.to_string(),
             status: status.as_u16(),
-            detail: self.to_string(),
+            detail: self.detail(language),
             code: self.code().to_string(),
             request_id: request_id::current().unwrap_or_default(),
             errors: None,
@@ -289,13 +355,64 @@ fn token_challenge(code: &str) -> String {
 
 /// Answers requests to paths no route serves.
 pub async fn route_not_found() -> ApiError {
-    ApiError::NotFound {
-        code: "not_found",
-        detail: "no resource at this path",
-    }
+    ApiError::NotFound { code: "not_found" }
 }
 
 /// Answers requests whose path exists but whose method it does not serve.
 pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn english_titles_are_the_http_reason_phrases() {
+        for status in [
+            400, 401, 403, 404, 405, 409, 410, 412, 413, 415, 422, 429, 500, 503,
+        ] {
+            let reason = StatusCode::from_u16(status).unwrap().canonical_reason();
+            assert_eq!(messages::title(status, Language::En), reason, "{status}");
+        }
+    }
+
+    #[test]
+    fn every_error_has_its_detail_in_every_language() {
+        let errors = [
+            ApiError::MalformedJson(Some((1, 9))),
+            ApiError::MalformedJson(None),
+            ApiError::Forbidden("forbidden.admin_only"),
+            ApiError::ReauthenticationRequired { max_age_secs: 300 },
+            ApiError::UnsupportedMediaType { merge_patch: true },
+            ApiError::IdempotencyKeyReused("idempotency_key_reused.body"),
+            ApiError::RateLimited {
+                class: "writes",
+                limit: 3,
+                reset_secs: 42,
+            },
+            ApiError::NotFound {
+                code: "address_format_not_found",
+            },
+        ];
+        for error in errors {
+            for language in Language::ALL {
+                let detail = error.detail(language);
+                assert!(
+                    !detail.is_empty() && !detail.contains('{'),
+                    "{error:?} {language:?}: {detail}"
+                );
+            }
+        }
+        let limited = ApiError::RateLimited {
+            class: "writes",
+            limit: 3,
+            reset_secs: 42,
+        };
+        assert_eq!(
+            limited.to_string(),
+            "this caller has used its 3 writes a minute; try again in 42 s"
+        );
+        assert!(limited.detail(Language::De).contains("3 Schreibzugriffe"));
+    }
 }

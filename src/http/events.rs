@@ -121,7 +121,6 @@ fn feed_query(
     query: &EventQuery,
     request_timeout: Duration,
 ) -> Result<service::events::Query, ApiError> {
-    let invalid = |field: &str, message: String| FieldError::new(field, "invalid_value", message);
     let mut errors = Vec::new();
     let after = match query
         .after
@@ -137,23 +136,22 @@ fn feed_query(
     };
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        errors.push(invalid(
-            "limit",
-            format!("limit must be between 1 and {MAX_LIMIT}"),
-        ));
+        errors.push(FieldError::between("limit", "invalid_value", 1, MAX_LIMIT));
     }
     let wait = Duration::from_secs(query.wait.unwrap_or(0));
     if wait > service::events::MAX_WAIT {
-        errors.push(invalid(
-            "wait",
-            "wait must be between 0 and 30 seconds".into(),
-        ));
+        let max = service::events::MAX_WAIT.as_secs();
+        errors.push(FieldError::between("wait", "invalid_value", 0, max));
     }
     let mut types = Vec::new();
     for name in query.types.iter().flat_map(|t| t.split(',')) {
         match EventType::parse(name.trim()) {
             Some(kind) => types.push(kind),
-            None => errors.push(invalid("type", format!("`{name}` is not an event type"))),
+            None => errors.push(
+                FieldError::new("type", "invalid_value")
+                    .message("invalid_value.event_type")
+                    .with("value", name),
+            ),
         }
     }
     if let Some(user_id) = &query.user_id {

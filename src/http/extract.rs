@@ -72,16 +72,12 @@ async fn json_document<S: Send + Sync>(
     let bytes = read_body(req, state).await?;
     match parse_document(&bytes)? {
         Value::Object(map) => Ok(map),
-        _ if merge_patch => Err(ApiError::validation(
-            "",
-            "invalid_type",
-            "a merge patch must be a JSON object",
-        )),
-        _ => Err(ApiError::validation(
-            "",
-            "invalid_type",
-            "the body must be a JSON object",
-        )),
+        _ if merge_patch => Err(FieldError::new("", "invalid_type")
+            .message("invalid_type.merge_patch")
+            .into()),
+        _ => Err(FieldError::new("", "invalid_type")
+            .message("invalid_type.object")
+            .into()),
     }
 }
 
@@ -93,7 +89,8 @@ pub(crate) async fn read_body<S: Send + Sync>(req: Request, state: &S) -> Result
                 ApiError::PayloadTooLarge
             }
             other => {
-                ApiError::MalformedJson(format!("the request body could not be read: {other}"))
+                tracing::debug!(error = %other, "the request body could not be read");
+                ApiError::MalformedJson(None)
             }
         })
 }
@@ -119,13 +116,9 @@ fn require_json(headers: &HeaderMap, merge_patch: bool) -> Result<(), ApiError> 
     if ok {
         Ok(())
     } else if merge_patch {
-        Err(ApiError::UnsupportedMediaType(
-            "send the patch as application/merge-patch+json or application/json",
-        ))
+        Err(ApiError::UnsupportedMediaType { merge_patch: true })
     } else {
-        Err(ApiError::UnsupportedMediaType(
-            "send the body as application/json",
-        ))
+        Err(ApiError::UnsupportedMediaType { merge_patch: false })
     }
 }
 
@@ -138,7 +131,7 @@ pub fn from_json_bytes<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError>
 /// Parses JSON text into a document; anything that is not JSON is 400 `malformed_json`.
 fn parse_document(bytes: &[u8]) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes)
-        .map_err(|err| ApiError::MalformedJson(format!("the body is not valid JSON: {err}")))
+        .map_err(|err| ApiError::MalformedJson(Some((err.line(), err.column()))))
 }
 
 /// The parsed value, or one 422 naming every field that did not parse.
@@ -192,7 +185,7 @@ pub fn parse_address_id(raw: &str) -> Result<uuid::Uuid, ApiError> {
 /// refused caller learns nothing from it.
 pub fn check_user_id(user_id: &str) -> Result<(), ApiError> {
     text::check(user_id)
-        .map_err(|refusal| ApiError::validation("user_id", refusal.code(), refusal.message()))
+        .map_err(|refusal| ApiError::from(FieldError::new("user_id", refusal.code())))
 }
 
 /// Query parameters with problem+json rejections (422 naming the parameter).
@@ -230,11 +223,7 @@ fn query_pairs(query: &str) -> (Vec<(String, String)>, Vec<FieldError>) {
         .filter(|(k, v)| match text::check_controls(v) {
             Ok(()) => true,
             Err(refusal) => {
-                errors.push(FieldError::new(
-                    k.as_ref(),
-                    refusal.code(),
-                    refusal.message(),
-                ));
+                errors.push(FieldError::new(k.as_ref(), refusal.code()));
                 false
             }
         })
@@ -281,11 +270,7 @@ impl PageParams {
         match self.limit {
             None => Ok(Self::DEFAULT_LIMIT),
             Some(n) if (1..=Self::MAX_LIMIT).contains(&n) => Ok(n),
-            Some(_) => Err(ApiError::validation(
-                "limit",
-                "out_of_range",
-                "limit must be between 1 and 200",
-            )),
+            Some(_) => Err(FieldError::between("limit", "out_of_range", 1, Self::MAX_LIMIT).into()),
         }
     }
 
@@ -310,11 +295,9 @@ pub fn decode_cursor<C: DeserializeOwned>(field: &str, raw: &str) -> Result<C, A
         .filter(holds_no_control_character)
         .and_then(|position| serde_json::from_value(position).ok())
         .ok_or_else(|| {
-            ApiError::validation(
-                field,
-                "invalid_value",
-                format!("{field} is not a cursor this service issued"),
-            )
+            FieldError::new(field, "invalid_value")
+                .message("invalid_value.cursor")
+                .into()
         })
 }
 

@@ -22,7 +22,7 @@ use crate::{
     domain::idempotency::{Fingerprint, IdempotencyKey, MAX_KEY_LENGTH},
     http::{
         caller,
-        error::ApiError,
+        error::{ApiError, FieldError},
         extract::{check_user_id, read_body},
     },
     service::idempotency::{self as idem, Answer, Attempt, Claimed, Reuse, Scope},
@@ -130,11 +130,10 @@ async fn run_once(
         Claimed::Replay(answer) => Ok(replay(answer)),
         Claimed::InProgress => Err(ApiError::IdempotencyInProgress),
         Claimed::Reused(Reuse::Operation) => Err(ApiError::IdempotencyKeyReused(
-            "this Idempotency-Key was used for another operation (method or path); send a new key with each \
-             new request",
+            "idempotency_key_reused.operation",
         )),
         Claimed::Reused(Reuse::Body) => Err(ApiError::IdempotencyKeyReused(
-            "this Idempotency-Key was used with another body; send a new key with each new request",
+            "idempotency_key_reused.body",
         )),
     }
 }
@@ -173,10 +172,8 @@ async fn path_user_id(parts: &mut Parts) -> Result<String, ApiError> {
         .and_then(|p| p.iter().find(|(name, _)| *name == "user_id"))
         .map(|(_, value)| value.to_owned())
         .ok_or_else(|| {
-            ApiError::validation(
-                "user_id",
-                "invalid_format",
-                "the path's user_id is not text",
+            ApiError::from(
+                FieldError::new("user_id", "invalid_format").message("invalid_format.not_text"),
             )
         })
 }
@@ -185,11 +182,9 @@ async fn path_user_id(parts: &mut Parts) -> Result<String, ApiError> {
 fn key_of(headers: &HeaderMap) -> Result<IdempotencyKey, ApiError> {
     let mut values = headers.get_all(&IDEMPOTENCY_KEY).iter();
     let (Some(value), None) = (values.next(), values.next()) else {
-        return Err(ApiError::validation(
-            "Idempotency-Key",
-            "invalid_format",
-            "send one Idempotency-Key header",
-        ));
+        return Err(FieldError::new("Idempotency-Key", "invalid_format")
+            .message("invalid_format.one_header")
+            .into());
     };
     IdempotencyKey::parse(value.as_bytes()).map_err(|err| ApiError::Validation(vec![err]))
 }

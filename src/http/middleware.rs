@@ -86,8 +86,9 @@ pub async fn request_context(
 }
 
 /// `Cache-Control: no-store` on every answer under `/api/v1`, errors included (a problem body can hold the
-/// caller's data too, and no shared cache should keep either), and `X-Content-Type-Options: nosniff` on every
-/// answer, so a browser never runs a JSON body as something else.
+/// caller's data too, and no shared cache should keep either), unless the handler chose a policy itself (the
+/// public address formats); and `X-Content-Type-Options: nosniff` on every answer, so a browser never runs a
+/// JSON body as something else.
 pub async fn protective_headers(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let is_api = path == "/api/v1" || path.starts_with("/api/v1/");
@@ -97,7 +98,7 @@ pub async fn protective_headers(request: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    if is_api {
+    if is_api && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
@@ -142,6 +143,7 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
             ])
             .expose_headers([
                 header::ETAG,
+                header::CONTENT_LANGUAGE,
                 header::LOCATION,
                 X_REQUEST_ID.clone(),
                 header::RETRY_AFTER,
@@ -157,11 +159,14 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-/// Gzip for bodies of 1 KiB and more when the client accepts it. Responses with an `ETag` stay as they are,
-/// so a strong validator always names one byte sequence (and they are small JSON documents anyway).
+/// Gzip for bodies of 1 KiB and more when the client accepts it. Responses with a strong `ETag` stay as they
+/// are, so a strong validator always names one byte sequence (and they are small JSON documents anyway); a weak
+/// one (the large public address formats) allows it.
 pub fn compression() -> CompressionLayer<impl Predicate> {
     fn has_no_etag(_: StatusCode, _: Version, headers: &HeaderMap, _: &Extensions) -> bool {
-        !headers.contains_key(header::ETAG)
+        headers
+            .get(header::ETAG)
+            .is_none_or(|tag| tag.as_bytes().starts_with(b"W/"))
     }
     CompressionLayer::new().compress_when(
         DefaultPredicate::new()
@@ -171,13 +176,15 @@ pub fn compression() -> CompressionLayer<impl Predicate> {
 }
 
 /// While the database is known to be down, API requests are answered 503 `service_unavailable` (with
-/// `Retry-After`) at once instead of each waiting for a pool connection; probes and metrics still answer.
+/// `Retry-After`) at once instead of each waiting for a pool connection; probes, metrics and the address
+/// formats (compiled in) still answer.
 pub async fn database_gate(
     State(db): State<crate::db::Db>,
     request: Request,
     next: Next,
 ) -> Response {
-    if db.is_down() && request.uri().path().starts_with("/api/") {
+    let path = request.uri().path();
+    if db.is_down() && path.starts_with("/api/") && !path.starts_with("/api/v1/address-formats") {
         return crate::http::error::ApiError::ServiceUnavailable.into_response();
     }
     next.run(request).await

@@ -1,5 +1,6 @@
 //! HTTP transport: the router, extractors, middleware, errors, and one module per resource.
 
+pub mod address_formats;
 pub mod addresses;
 pub mod admin;
 pub mod caller;
@@ -8,6 +9,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod language;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
@@ -39,6 +41,7 @@ fn api_routes(with_metrics: bool) -> OpenApiRouter<AppState> {
     routes
         .merge(profiles::routes())
         .merge(addresses::routes())
+        .merge(address_formats::routes())
         .merge(users::routes())
         .merge(preferences::routes())
         .merge(privacy::routes())
@@ -98,8 +101,9 @@ fn docs_config() -> utoipa_swagger_ui::Config<'static> {
 }
 
 /// The layers every route gets. Outermost first: the protective headers and CORS (so every answer, timeouts
-/// and preflights included, carries them), the request context (id, span, time limit, log line, metrics),
-/// panics answered as 500, gzip for large bodies, the body size limit.
+/// and preflights included, carries them), the language of problem answers (`Accept-Language`), the request
+/// context (id, span, time limit, log line, metrics), panics answered as 500, gzip for large bodies, the body
+/// size limit.
 fn with_layers(app: Router<AppState>, config: &Config) -> Router<AppState> {
     app.layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(middleware::compression())
@@ -108,6 +112,7 @@ fn with_layers(app: Router<AppState>, config: &Config) -> Router<AppState> {
             config.request_timeout,
             middleware::request_context,
         ))
+        .layer(axum::middleware::from_fn(language::negotiate))
         .layer(tower::util::option_layer(middleware::cors(
             &config.cors_allowed_origins,
         )))
@@ -150,5 +155,55 @@ mod tests {
         let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(body["code"], "internal_error");
         assert_eq!(body["request_id"], "panic-1");
+    }
+
+    #[tokio::test]
+    async fn a_500_is_as_opaque_in_every_language() {
+        let config = Config::from_vars([("DATABASE_URL", "sqlite::memory:")]).unwrap();
+        let db = Db::connect(&config).await.unwrap();
+        let app = with_layers(Router::new().route("/explode", get(explode)), &config)
+            .with_state(AppState::new(config, db));
+
+        for (language, title, detail) in [
+            (
+                "de",
+                "Interner Serverfehler",
+                "ein interner Fehler ist aufgetreten",
+            ),
+            (
+                "fr-FR",
+                "Erreur interne du serveur",
+                "une erreur interne s'est produite",
+            ),
+            (
+                "es",
+                "Error interno del servidor",
+                "se produjo un error interno",
+            ),
+        ] {
+            let request = Request::get("/explode")
+                .header("accept-language", language)
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+
+            assert_eq!(response.status(), 500);
+            assert_eq!(
+                response.headers()["content-language"],
+                &language[..2],
+                "{language}"
+            );
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                (
+                    body["code"].as_str(),
+                    body["title"].as_str(),
+                    body["detail"].as_str()
+                ),
+                (Some("internal_error"), Some(title), Some(detail))
+            );
+            assert!(!body.to_string().contains("must not be logged"));
+        }
     }
 }

@@ -30,6 +30,7 @@ use crate::http::error::{FieldError, ProblemDetails};
     tags(
         (name = "profiles", description = "The caller's own profile"),
         (name = "addresses", description = "The caller's own shipping and billing addresses, each change an immutable revision"),
+        (name = "address formats", description = "How each country writes an address, for address forms; public and cacheable"),
         (name = "service reads", description = "Other services read a user's data by `user_id` (role `service` or `admin`, the matching scope, or the user)"),
         (name = "preferences", description = "The caller's notification opt-ins, language, currency, cart and recommendation settings"),
         (name = "privacy", description = "Export of everything held about the caller (erasure is `DELETE /api/v1/profiles/me`)"),
@@ -47,6 +48,7 @@ pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     add_parameter_formats(&mut openapi);
     crate::http::idempotency::document(&mut openapi);
     add_event_catalogue(&mut openapi);
+    crate::http::language::document(&mut openapi);
     plain_header_parameters(&mut openapi);
     fields::describe(&mut openapi);
     empty_query_values(&mut openapi);

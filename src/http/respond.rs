@@ -12,6 +12,7 @@ use crate::{
     cache::Entry,
     domain::{fields::FieldMask, precondition::Preconditions, privacy::ErasureReceipt},
     http::{error::ApiError, extract::etag_value},
+    service::address_formats::Published,
 };
 
 /// The response header naming an erasure's receipt.
@@ -32,6 +33,41 @@ pub fn versioned(pre: &Preconditions, version: i64, body: impl IntoResponse) -> 
         return with_etag(StatusCode::NOT_MODIFIED, version, ());
     }
     with_etag(StatusCode::OK, version, body)
+}
+
+/// How long a shared cache or a browser may keep a public document before it asks again (with `If-None-Match`).
+pub const PUBLIC_MAX_AGE: &str = "public, max-age=86400";
+
+/// A public JSON document the same for every caller: 200 with a weak `ETag` and `Cache-Control: public`, or 304
+/// when the client's `If-None-Match` copy is current.
+pub fn cacheable(pre: &Preconditions, published: &'static Published) -> Response {
+    let status = if pre.not_modified(&published.etag) {
+        StatusCode::NOT_MODIFIED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = if status == StatusCode::OK {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            published.json.as_str(),
+        )
+            .into_response()
+    } else {
+        status.into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(PUBLIC_MAX_AGE),
+    );
+    // Weak: the body may be sent gzipped, and a weak validator does not promise one byte sequence.
+    if let Ok(value) = HeaderValue::from_str(&format!("W/{}", etag_value(&published.etag))) {
+        headers.insert(header::ETAG, value);
+    }
+    response
 }
 
 /// An already-serialized JSON body: [`versioned`] when it has a version, else a plain 200.

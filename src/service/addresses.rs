@@ -224,7 +224,10 @@ fn resolve(input: &AddressInput, current: Defaults) -> Result<Defaults> {
         Error::Validation(
             refused
                 .into_iter()
-                .map(|(field, message)| FieldError::new(field, "invalid_value", message))
+                .map(|field| {
+                    FieldError::new(field, "invalid_value")
+                        .message("invalid_value.default_required")
+                })
                 .collect(),
         )
     })

@@ -51,11 +51,10 @@ pub async fn search_profiles(
         parse_status(status).map_err(|e| Error::Validation(vec![e]))?;
     }
     if q.as_ref().is_some_and(|q| q.chars().count() > MAX_Q_CHARS) {
-        return Err(Error::invalid(
-            "q",
-            "length",
-            "q must be at most 254 characters",
-        ));
+        let too_long = FieldError::new("q", "length")
+            .message("length.max")
+            .with("max", MAX_Q_CHARS);
+        return Err(Error::Validation(vec![too_long]));
     }
     let search = db::profiles::Search {
         q,
@@ -213,11 +212,9 @@ fn take_status(patch: &mut MergePatch) -> std::result::Result<Option<&'static st
     match patch.take("status") {
         None => Ok(None),
         Some(serde_json::Value::String(s)) => parse_status(&s).map(Some),
-        Some(serde_json::Value::Null) => Err(FieldError::new(
-            "status",
-            "required",
-            "status cannot be cleared",
-        )),
+        Some(serde_json::Value::Null) => {
+            Err(FieldError::new("status", "required").message("required.not_clearable"))
+        }
         Some(_) => Err(invalid_status()),
     }
 }
@@ -229,9 +226,7 @@ fn parse_status(raw: &str) -> std::result::Result<&'static str, FieldError> {
 }
 
 fn invalid_status() -> FieldError {
-    FieldError::new(
-        "status",
-        "invalid_value",
-        "status must be active or suspended",
-    )
+    FieldError::new("status", "invalid_value")
+        .message("invalid_value.one_of")
+        .with("allowed", "active, suspended")
 }

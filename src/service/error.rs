@@ -8,30 +8,22 @@ use crate::{
     domain::{precondition::PreconditionFailed, validation::FieldError},
 };
 
-/// Every way an operation of the service layer can fail.
+/// Every way an operation of the service layer can fail. What the answer says about each (`detail`) is in the
+/// message catalogue (`domain::messages`), by `code`.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{detail}")]
-    NotFound {
-        code: &'static str,
-        detail: &'static str,
-    },
+    #[error("{code}")]
+    NotFound { code: &'static str },
     #[error("this profile is suspended; it can be read, exported and erased, but not changed")]
     ProfileSuspended,
     /// The user must log in again: the action needs a login at most `max_age_secs` old.
     #[error("log in again: this needs a login at most {max_age_secs} seconds old")]
     ReauthenticationRequired { max_age_secs: u64 },
     /// The data existed and was erased (410), as opposed to never existing (404).
-    #[error("{detail}")]
-    Gone {
-        code: &'static str,
-        detail: &'static str,
-    },
-    #[error("{detail}")]
-    Conflict {
-        code: &'static str,
-        detail: &'static str,
-    },
+    #[error("{code}")]
+    Gone { code: &'static str },
+    #[error("{code}")]
+    Conflict { code: &'static str },
     /// `current` is the resource's current version, absent when it does not exist.
     #[error("the resource does not match the request's precondition")]
     PreconditionFailed { current: Option<i64> },
@@ -46,64 +38,43 @@ pub enum Error {
 impl Error {
     pub const PROFILE_NOT_FOUND: Error = Error::NotFound {
         code: "profile_not_found",
-        detail: "no profile exists for this user",
     };
     pub const ADDRESS_NOT_FOUND: Error = Error::NotFound {
         code: "address_not_found",
-        detail: "no such address exists for this user",
     };
     pub const REVISION_NOT_FOUND: Error = Error::NotFound {
         code: "revision_not_found",
-        detail: "this address has no such revision",
+    };
+    pub const ADDRESS_FORMAT_NOT_FOUND: Error = Error::NotFound {
+        code: "address_format_not_found",
     };
     pub const PROFILE_ERASED: Error = Error::Gone {
         code: "profile_erased",
-        detail: "this user's profile was erased; nothing is held about them",
     };
     pub const ADDRESS_ERASED: Error = Error::Gone {
         code: "address_erased",
-        detail: "this address was erased with its user's profile; none of its revisions can be read",
     };
     pub const KEPT_SUSPENSION_NOT_FOUND: Error = Error::NotFound {
         code: "kept_suspension_not_found",
-        detail: "no suspension is kept for this user (one is kept only when a suspended profile is erased)",
     };
     pub const CURSOR_EXPIRED: Error = Error::Gone {
         code: "cursor_expired",
-        detail: "the events after this cursor are past the feed's retention; start again without `after` \
-                 (from the oldest event kept) and reconcile from the API",
     };
     pub const ADDRESS_LIMIT_REACHED: Error = Error::Conflict {
         code: "address_limit_reached",
-        detail: "a user can have at most 50 addresses; delete one first",
     };
     pub const ADDRESS_HISTORY_FULL: Error = Error::Conflict {
         code: "address_history_full",
-        detail: "your addresses have 5000 revisions, kept for your orders until you erase your profile; \
-                 addresses can still be deleted, but not added or changed",
     };
     pub const CONSENT_HISTORY_FULL: Error = Error::Conflict {
         code: "consent_history_full",
-        detail: "your preferences hold 1000 consent records, kept until you erase your profile; \
-                 opt-outs are still recorded, new opt-ins are not",
     };
     pub const EMAIL_TAKEN: Error = Error::Conflict {
         code: "email_taken",
-        detail: "another profile already uses this email address",
     };
     pub const PROFILE_EXISTS: Error = Error::Conflict {
         code: "profile_exists",
-        detail: "the profile was created by a concurrent request; read it and retry",
     };
-
-    /// One invalid field.
-    pub fn invalid(
-        field: impl Into<String>,
-        code: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
-        Error::Validation(vec![FieldError::new(field, code, message)])
-    }
 }
 
 impl From<sqlx::Error> for Error {

@@ -4,6 +4,7 @@
 //! cached read goes through `Cache::read_through`. Handlers call
 //! exactly one of these and never see SQL, transactions or cache keys; nothing here knows about HTTP.
 
+pub mod address_formats;
 pub mod addresses;
 pub mod admin;
 pub mod error;

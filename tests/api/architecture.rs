@@ -141,6 +141,7 @@ fn each_layer_imports_only_the_layers_below_it() {
 fn handlers_call_the_service_layer_and_never_storage_or_a_sibling_handler() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http");
     let handlers = [
+        "address_formats",
         "addresses",
         "admin",
         "health",

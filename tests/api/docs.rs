@@ -82,3 +82,65 @@ fn docs_errors_md_lists_every_problem_code_of_the_source_once_and_no_other() {
         "in docs/errors.md but not defined in src/: {unknown:?}"
     );
 }
+
+#[test]
+fn every_problem_code_and_field_code_has_a_message_in_every_language() {
+    use user_profile_service::domain::{
+        messages::{self, Language, Params},
+        validation::FIELD_CODES,
+    };
+    // A catalogue entry is one text per language by its type; these say every code has an entry.
+    let codes = codes_in_source();
+    let no_message: Vec<_> = codes
+        .iter()
+        .filter(|c| !messages::has_problem_key(c))
+        .collect();
+    assert!(
+        no_message.is_empty(),
+        "problem codes without a message: {no_message:?}"
+    );
+    let no_message: Vec<_> = FIELD_CODES
+        .iter()
+        .filter(|c| !messages::has_field_key(c))
+        .collect();
+    assert!(
+        no_message.is_empty(),
+        "field codes without a message: {no_message:?}"
+    );
+    // And the catalogue holds nothing else: each key is a code or a variant of one.
+    for (key, texts) in messages::problem_keys() {
+        let code = key.split('.').next().unwrap();
+        assert!(
+            codes.contains(code),
+            "message for an unknown problem code: {key}"
+        );
+        assert_eq!(texts.len(), Language::ALL.len());
+    }
+    for (key, _) in messages::field_keys() {
+        let code = key.split('.').next().unwrap();
+        assert!(
+            FIELD_CODES.contains(&code) || key == "between",
+            "message for an unknown field code: {key}"
+        );
+    }
+    assert!(!messages::field_message("required", &Params::new(), Language::Es).is_empty());
+}
+
+#[test]
+fn docs_errors_md_lists_exactly_the_field_codes() {
+    use user_profile_service::domain::validation::FIELD_CODES;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md");
+    let text = std::fs::read_to_string(path).unwrap();
+    let section = text
+        .split("## Field error codes")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("docs/errors.md has a section on field error codes");
+    let row = Regex::new(r"(?m)^\|\s*`([a-z_]+)`\s*\|").unwrap();
+    let listed: BTreeSet<String> = row
+        .captures_iter(section)
+        .map(|c| c[1].to_string())
+        .collect();
+    let expected: BTreeSet<String> = FIELD_CODES.iter().map(|c| (*c).to_string()).collect();
+    assert_eq!(listed, expected);
+}

@@ -1,5 +1,6 @@
 //! The one integration test binary: every suite drives the real router over a fresh database.
 
+mod address_formats;
 mod addresses;
 mod admin;
 mod architecture;
@@ -18,6 +19,7 @@ mod health;
 mod hostile_input;
 mod idempotency;
 mod input_properties;
+mod languages;
 mod limits;
 mod openapi;
 mod operations;

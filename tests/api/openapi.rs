@@ -49,6 +49,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/v1/admin/kept-suspensions/{user_id}"),
     ("delete", "/api/v1/admin/kept-suspensions/{user_id}"),
     ("get", "/api/v1/admin/audit-events"),
+    ("get", "/api/v1/address-formats"),
+    ("get", "/api/v1/address-formats/{country}"),
 ];
 
 #[tokio::test]

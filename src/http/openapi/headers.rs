@@ -84,8 +84,9 @@ const SHARED: [(&str, Option<&str>, &str); 7] = [
     (RETRY_AFTER, None, "Seconds to wait before trying again"),
     (
         ETAG,
-        Some("^\"[!#-~]*\"$"),
-        "A strong entity tag: on a versioned resource its current version (or revision), quoted, such as `\"3\"`",
+        Some("^(W/)?\"[!#-~]*\"$"),
+        "An entity tag: a versioned resource's current version (or revision), strong and quoted, such as `\"3\"`; \
+         the address formats' digest, weak (`W/\"...\"`)",
     ),
     (
         RATE_LIMIT[0],

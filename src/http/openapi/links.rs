@@ -155,6 +155,13 @@ fn address_links() -> Vec<Link> {
         });
     }
     links.push(Link {
+        from: ("list_address_formats", "200"),
+        name: "GetAddressFormat",
+        to: "get_address_format",
+        parameters: vec![("country", "$response.body#/items/0/country")],
+        description: "One country's address form, by its code",
+    });
+    links.push(Link {
         from: ("get_user_address", "200"),
         name: "GetAddressRevision",
         to: "get_address_revision",
