@@ -23,7 +23,14 @@ RUNBOOK = ROOT / "docs" / "runbook.md"
 # The Kubernetes version whose schemas the objects must satisfy (the oldest minor we support).
 KUBERNETES_VERSION = "1.30.0"
 # Settings that hold credentials: in the Secret, never in the ConfigMap.
-SECRET_VARIABLES = {"DATABASE_URL", "DATABASE_READ_URL", "JWT_SECRET", "REDIS_URL", "NATS_URL"}
+SECRET_VARIABLES = {
+    "DATABASE_URL",
+    "DATABASE_READ_URL",
+    "JWT_SECRET",
+    "REDIS_URL",
+    "NATS_URL",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+}
 # Series Prometheus itself provides for every target.
 PROMETHEUS_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
 

@@ -6,6 +6,8 @@
 #   PROFILES=1000000 bench/run.sh     # the 1,000,000-profile data set
 #   SMOKE=1 bench/run.sh              # a few seconds: 1,000 profiles, SQLite, no peers (CI keeps it working)
 #   BIN=path/to/binary LABEL=old SCENARIOS=patch PEERS=0 bench/run.sh   # another build, some scenarios
+#   OTEL=1 bench/run.sh               # traces exported to a local OTLP sink, 1 % sampled (OTEL=100: all;
+#                                     # OTEL=off, the default: no exporter, as in production without a collector)
 #
 # Scenarios (64 connections, 2 wrk threads, tokens rotating over 10,000 users):
 #   get_me    GET /api/v1/profiles/me
@@ -34,7 +36,13 @@ if [ "$SMOKE" = 1 ]; then
 fi
 THREADS=2
 SCENARIOS=${SCENARIOS:-"get_me defaults patch mix"}
-LABEL=${LABEL:-service}
+OTEL=${OTEL:-off}
+case $OTEL in
+  off) LABEL=${LABEL:-service} ;;
+  1|100) LABEL=${LABEL:-service-otel$OTEL} ;;
+  *) echo "OTEL is off, 1 or 100 (the % of traces exported), not $OTEL" >&2; exit 1 ;;
+esac
+SINK_PORT=${SINK_PORT:-18431}
 WORK=$(mktemp -d /tmp/ups-bench.XXXXXX)
 RESULTS="$BENCH_DIR/results"
 mkdir -p "$RESULTS"
@@ -83,6 +91,13 @@ run_service() { # backend
   local -a service_env=(APP_ENV=production JWT_SECRET="$SECRET" DATABASE_URL="$url" DATA_DIR="$WORK/data"
     PORT="$SERVICE_PORT" LOG_FORMAT=json RUST_LOG=info
     RATE_LIMIT_READS_PER_MINUTE=1000000000 RATE_LIMIT_WRITES_PER_MINUTE=1000000000)
+  if [ "$OTEL" != off ]; then
+    # Traces to a local sink that answers every export at once: the service's own cost of making and sending them.
+    python3 "$BENCH_DIR/otlp_sink.py" "$SINK_PORT" "$WORK/sink-$backend.count" &
+    SINK_PID=$!
+    service_env+=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$SINK_PORT"
+      OTEL_TRACES_SAMPLER=traceidratio OTEL_TRACES_SAMPLER_ARG="$(python3 -c "print($OTEL / 100)")")
+  fi
   env "${service_env[@]}" "$BIN" migrate >/dev/null
   local started=$SECONDS
   python3 "$BENCH_DIR/seed.py" "$backend" "$url" "$PROFILES"
@@ -99,6 +114,11 @@ run_service() { # backend
     esac
   done
   kill -TERM "$pid"; wait "$pid" || true
+  if [ "$OTEL" != off ]; then
+    kill -TERM "$SINK_PID"; wait "$SINK_PID" || true
+    read -r exports bytes <"$WORK/sink-$backend.count"
+    echo "traces at $OTEL %: the sink received $exports exports, $bytes bytes"
+  fi
 }
 
 for backend in $BACKENDS; do

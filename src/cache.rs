@@ -18,8 +18,9 @@ use std::{
 
 use bytes::Bytes;
 use redis::{Script, aio::ConnectionManager};
+use tracing::Instrument;
 
-use crate::config::Config;
+use crate::{config::Config, trace_context};
 
 /// How long Redis is skipped after a failed call; then the next call (or the background probe) tries again.
 pub const REDIS_BACKOFF: Duration = Duration::from_secs(1);
@@ -386,11 +387,29 @@ impl Redis {
         limit: Duration,
         op: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Option<T> {
-        let error = match tokio::time::timeout(limit, op).await {
+        // A trace span for the calls a request makes; the background probe's would be a trace a second.
+        let span = if trace_context::in_request() {
+            tracing::info_span!(
+                target: trace_context::SPAN_TARGET,
+                "cache",
+                otel.name = %format_args!("redis {operation}"),
+                otel.kind = "client",
+                db.system.name = "redis",
+                db.operation.name = operation,
+                otel.status_code = tracing::field::Empty,
+            )
+        } else {
+            tracing::Span::none()
+        };
+        let error = match tokio::time::timeout(limit, op)
+            .instrument(span.clone())
+            .await
+        {
             Ok(Ok(value)) => return Some(value),
             Ok(Err(err)) => err.category().to_string(),
             Err(_) => "timed out".to_string(),
         };
+        span.record("otel.status_code", "ERROR");
         self.failed();
         metrics::counter!("cache_requests_total", "outcome" => "error").increment(1);
         tracing::warn!(operation, error, "cache unavailable; using the database");

@@ -10,6 +10,10 @@ use std::{
 use reqwest::Url;
 use serde::Deserialize;
 
+mod otel;
+
+pub use otel::{Sampler, TraceExport};
+
 /// Runtime mode: development is forgiving and chatty, production refuses unsafe settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -123,6 +127,8 @@ pub struct Config {
     pub docs_enabled: bool,
     /// The change feed: retention and the NATS JetStream relay (docs/events.md).
     pub events: EventSettings,
+    /// Export of traces over OTLP/HTTP (`OTEL_*`); `None` (no `OTEL_EXPORTER_OTLP_ENDPOINT`): nothing exported.
+    pub traces: Option<TraceExport>,
 }
 
 /// The raw variables as strings; everything is parsed and checked in [`Config::from_raw`].
@@ -173,6 +179,17 @@ struct Raw {
     nats_url: Option<String>,
     nats_stream: Option<String>,
     nats_subject_prefix: Option<String>,
+    otel_sdk_disabled: Option<String>,
+    otel_traces_exporter: Option<String>,
+    otel_exporter_otlp_endpoint: Option<String>,
+    otel_exporter_otlp_traces_endpoint: Option<String>,
+    otel_exporter_otlp_protocol: Option<String>,
+    otel_exporter_otlp_headers: Option<String>,
+    otel_exporter_otlp_timeout: Option<String>,
+    otel_service_name: Option<String>,
+    otel_resource_attributes: Option<String>,
+    otel_traces_sampler: Option<String>,
+    otel_traces_sampler_arg: Option<String>,
 }
 
 /// A configuration problem, phrased as the one line the operator sees.
@@ -269,6 +286,7 @@ impl Config {
             data_dir,
             docs_enabled: parse_bool("DOCS_ENABLED", raw.docs_enabled.as_deref(), true)?,
             events: EventSettings::parse(&mut raw)?,
+            traces: TraceExport::parse(&mut raw)?,
         })
     }
 

@@ -3,9 +3,10 @@
 //! - `config`    the typed configuration, read once
 //! - `cli`       the command line: serve, migrate, token, openapi, healthcheck
 //! - `server`    start-up, serving and graceful shutdown
-//! - `telemetry` logging
+//! - `telemetry` logging, and the export of traces over OTLP
 //! - `clock`     the wall clock: UTC now in milliseconds, and Unix seconds for tokens
 //! - `request_id` the id of the request being served, for problem bodies and audit events
+//! - `trace_context` the W3C trace context of the request being served, and the one outgoing calls carry
 //! - `state`     what handlers share
 //! - `domain`    resources and their validation rules
 //! - `service`   business operations: one function per thing a caller does (transaction, rules, audit, cache)
@@ -31,3 +32,4 @@ pub mod server;
 pub mod service;
 pub mod state;
 pub mod telemetry;
+pub mod trace_context;

@@ -1,4 +1,4 @@
-//! Thin entry point: parse the command line, start logging, dispatch.
+//! Thin entry point: parse the command line, start logging (and trace export), dispatch.
 
 use clap::Parser;
 use user_profile_service::{
@@ -17,12 +17,13 @@ async fn main() {
         }
     };
     let command = cli.command.unwrap_or(Command::Serve);
-    if matches!(command, Command::Serve | Command::Migrate) {
-        telemetry::init(config.log_format);
+    let telemetry = matches!(command, Command::Serve | Command::Migrate).then(|| {
+        let telemetry = telemetry::init(&config);
         if let Some(path) = &secret_file {
             tracing::info!(path = %path.display(), "development JWT secret generated or reused (owner-only); `token` signs with it");
         }
-    }
+        telemetry
+    });
     let result = match command {
         Command::Serve => server::serve(config).await,
         Command::Migrate => cli::migrate(&config).await,
@@ -38,6 +39,9 @@ async fn main() {
             .map_err(Into::into),
         Command::Healthcheck => cli::healthcheck(&config).await,
     };
+    if let Some(telemetry) = telemetry {
+        telemetry.shutdown().await;
+    }
     if let Err(err) = result {
         eprintln!("error: {err:#}");
         std::process::exit(1);

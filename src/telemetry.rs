@@ -1,7 +1,12 @@
 //! Logging: pretty lines in development, JSON in production; every line inside a request carries its span
-//! (request id, method, route template, user id). Emails, phones, addresses and tokens are never logged:
-//! handlers log ids and codes, errors are logged by message (never by `Debug`), and sqlx logs SQL text with
-//! `$n` placeholders (debug level), never bound values.
+//! (request id, method, route template, user id, trace id and span id). Emails, phones, addresses and tokens
+//! are never logged: handlers log ids and codes, errors are logged by message (never by `Debug`), and sqlx logs
+//! SQL text with `$n` placeholders (debug level), never bound values.
+//!
+//! Traces: when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, the spans made for traces (`trace_context::SPAN_TARGET`)
+//! are exported over OTLP (`export`); log lines never show them, and without an exporter no layer wants them.
+
+mod export;
 
 use tracing::{
     Event, Subscriber,
@@ -9,32 +14,83 @@ use tracing::{
     span::Record,
 };
 use tracing_subscriber::{
-    EnvFilter, Layer,
+    EnvFilter, Layer, Registry,
     field::RecordFields,
     fmt::{self, FmtContext, FormatEvent, FormattedFields, format::Writer},
     prelude::*,
     registry::LookupSpan,
 };
 
-use crate::config::LogFormat;
+use crate::{
+    config::{Config, LogFormat},
+    trace_context::SPAN_TARGET,
+};
 
-/// Installs the global subscriber; `RUST_LOG` overrides the default `info` filter.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    let result = match format {
-        LogFormat::Json => registry.with(json_layer(std::io::stdout)).try_init(),
+/// What [`init`] started that needs stopping: the trace exporter, when there is one.
+#[must_use = "call `shutdown` at exit, so the last spans are sent"]
+pub struct Telemetry {
+    exporter: Option<export::Exporter>,
+}
+
+impl Telemetry {
+    /// Sends the spans still queued (for at most two seconds); nothing to do without an exporter.
+    pub async fn shutdown(self) {
+        if let Some(exporter) = self.exporter {
+            exporter.shutdown().await;
+        }
+    }
+}
+
+/// Installs the global subscriber: log lines (`RUST_LOG` overrides the default `info` filter), and the trace
+/// exporter when `config.traces` is set. An exporter that cannot be built is logged and left out: traces are
+/// never a reason not to serve.
+pub fn init(config: &Config) -> Telemetry {
+    let logs = match config.log_format {
+        LogFormat::Json => json_layer(std::io::stdout)
+            .with_filter(log_filter())
+            .boxed(),
         // Colours only on a terminal: in a file or a pipe the escape codes are noise.
-        LogFormat::Pretty => registry
-            .with(
-                fmt::layer()
-                    .compact()
-                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout())),
-            )
-            .try_init(),
+        LogFormat::Pretty => fmt::layer()
+            .compact()
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .with_filter(log_filter())
+            .boxed(),
+    };
+    let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs];
+    let mut failure = None;
+    let exporter = match config.traces.as_ref().map(export::Exporter::start) {
+        Some(Ok(exporter)) => {
+            layers.push(exporter.layer());
+            Some(exporter)
+        }
+        Some(Err(err)) => {
+            failure = Some(err);
+            None
+        }
+        None => None,
     };
     // A second init (tests) keeps the first subscriber.
-    let _ = result;
+    let _ = tracing_subscriber::registry().with(layers).try_init();
+    if let Some(err) = failure {
+        tracing::warn!(error = %format!("{err:#}"), "traces cannot be exported; serving without them");
+    } else if let Some(settings) = &config.traces {
+        tracing::info!(
+            endpoint = %export::safe_endpoint(&settings.endpoint),
+            sampler = ?settings.sampler,
+            service_name = %settings.service_name,
+            "exporting traces over OTLP/HTTP"
+        );
+    }
+    Telemetry { exporter }
+}
+
+/// The filter of log lines: `RUST_LOG`, else `info`; spans made for traces are never shown, whatever it says.
+fn log_filter() -> EnvFilter {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    match format!("{SPAN_TARGET}=off").parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
 }
 
 /// One JSON object per line: `timestamp`, `level`, `message`, the event's fields at the top level, `target`,
@@ -112,7 +168,11 @@ where
         out.push_str(",\"target\":");
         push_json_str(&mut out, meta.target());
         let span_fields = ctx.event_scope().and_then(|scope| {
-            scope.into_iter().find_map(|span| {
+            // Spans made for traces carry nothing a log line needs (and are filtered out in production).
+            let mut logged = scope
+                .into_iter()
+                .filter(|span| span.metadata().target() != SPAN_TARGET);
+            logged.find_map(|span| {
                 let extensions = span.extensions();
                 let fields = extensions.get::<FormattedFields<N>>()?;
                 (!fields.fields.is_empty()).then(|| (span.name(), fields.fields.clone()))

@@ -1,4 +1,5 @@
-//! Request logs: one structured line per request, and never personal data or tokens in any line.
+//! Request logs: one structured line per request, with its request id and trace, and never personal data or
+//! tokens in any line.
 //!
 //! Its own test binary: it installs a capturing subscriber, and tracing's per-callsite interest cache races
 //! with other tests' threads when many run in one process, which could hide the request span.
@@ -186,6 +187,13 @@ async fn each_request_logs_one_json_line_with_its_context_and_never_personal_dat
         assert!(line["latency_ms"].as_f64().unwrap() >= 0.0);
         assert!(line["timestamp"].is_string());
         assert_eq!(line["span"]["user_id"].as_str(), *user_id, "{line}");
+        // The request's trace: the one its problem body names, and its own span in it.
+        let trace_id = line["span"]["trace_id"].as_str().unwrap_or_default();
+        let span_id = line["span"]["span_id"].as_str().unwrap_or_default();
+        assert!(trace_id.len() == 32 && span_id.len() == 16, "{line}");
+        if !response.status.is_success() {
+            assert_eq!(response.json()["trace_id"], trace_id);
+        }
         let level = if response.status.is_server_error() {
             "ERROR"
         } else {
@@ -193,11 +201,12 @@ async fn each_request_logs_one_json_line_with_its_context_and_never_personal_dat
         };
         assert_eq!(line["level"], level);
     }
-    let failed_id = answered.last().unwrap().0.header("x-request-id").unwrap();
+    let failed = &answered.last().unwrap().0;
+    let failed_id = failed.header("x-request-id").unwrap();
     assert!(
-        lines
-            .iter()
-            .any(|l| l["message"] == "internal error" && l["span"]["request_id"] == failed_id),
+        lines.iter().any(|l| l["message"] == "internal error"
+            && l["span"]["request_id"] == failed_id
+            && l["span"]["trace_id"] == failed.json()["trace_id"]),
         "the 500 is explained once, by message, in its request's context:\n{text}"
     );
     if app.is_postgres() {

@@ -1,6 +1,6 @@
 //! The real binary on a real socket: graceful shutdown on SIGTERM, the request time limit as seen by a client,
-//! the connection deadlines and cap, and the JSON log lines on stdout. Runs on SQLite, or on a fresh PostgreSQL
-//! schema when `TEST_DATABASE_URL` is set.
+//! the connection deadlines and cap, the JSON log lines on stdout, and the traces it exports. Runs on SQLite,
+//! or on a fresh PostgreSQL schema when `TEST_DATABASE_URL` is set.
 
 use std::{
     io::{BufRead, BufReader, ErrorKind, Read, Write},
@@ -244,14 +244,20 @@ fn token(sub: &str) -> String {
 
 /// Reads until the end of one response head (`\r\n\r\n`); returns the head.
 fn read_head(stream: &mut TcpStream) -> String {
+    try_read_head(stream).expect("a whole head arrives")
+}
+
+/// Reads until the end of one head (`\r\n\r\n`); `None` when the connection ends first.
+fn try_read_head(stream: &mut TcpStream) -> Option<String> {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        let n = stream.read(&mut byte).expect("the head arrives");
-        assert_eq!(n, 1, "connection closed inside a response head: {head:?}");
+        if stream.read(&mut byte).ok()? == 0 {
+            return None;
+        }
         head.push(byte[0]);
     }
-    String::from_utf8(head).unwrap()
+    String::from_utf8(head).ok()
 }
 
 /// Splits a complete HTTP/1.1 response into its status, head and body, checking the body is whole.
@@ -790,18 +796,33 @@ fn timed_request(
     body: &str,
 ) -> (u16, String, Duration) {
     let started = Instant::now();
+    let (status, head, _) = send(server, method, token, &[], body);
+    (status, head, started.elapsed())
+}
+
+/// One request to `/api/v1/profiles/me` with more `headers`, on a connection of its own: status, head, body.
+fn send(
+    server: &Server,
+    method: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, Vec<u8>) {
     let mut stream = server.connect().unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         stream,
         "{method} /api/v1/profiles/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+         {extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
-    let (status, head, _) = parse_response(&raw);
-    (status, head, started.elapsed())
+    parse_response(&raw)
 }
 
 #[test]
@@ -1082,4 +1103,341 @@ fn a_relay_killed_between_publishing_and_marking_delivers_no_duplicate() {
     );
     eprintln!("relay crash: {published_at_kill} published, {marked_at_kill} marked at the kill");
     let _ = runtime.block_on(js.delete_stream(&stream));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Traces exported over OTLP/HTTP (docs/operations.md#traces), received by a collector of the test's own
+// ---------------------------------------------------------------------------------------------------------
+
+#[path = "api/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
+mod traces {
+    use std::{
+        collections::BTreeMap,
+        sync::{Arc, Mutex},
+    };
+
+    use jsonwebtoken::Algorithm;
+    use opentelemetry_proto::tonic::{
+        collector::trace::v1::ExportTraceServiceRequest,
+        common::v1::{AnyValue, KeyValue, any_value::Value as Any},
+    };
+    use prost::Message;
+    use serde_json::json;
+
+    use super::{
+        support::fake_auth::{FakeAuth, VERIFY_PATH, Verify, sign},
+        *,
+    };
+
+    /// The caller's span, as a front end would send it, and the same trace unsampled.
+    const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    const UNSAMPLED: &str = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00";
+    const SPAN_KIND_SERVER: i32 = 2;
+
+    /// One span as the collector received it; ids in hex, attribute values as text.
+    #[derive(Debug, Clone)]
+    struct Exported {
+        trace_id: String,
+        span_id: String,
+        parent_span_id: String,
+        name: String,
+        kind: i32,
+        attributes: BTreeMap<String, String>,
+        resource: BTreeMap<String, String>,
+    }
+
+    /// An OTLP/HTTP collector on an ephemeral port: decodes each export (protobuf) and keeps its spans, and
+    /// notes any request that is not a valid export.
+    struct Collector {
+        endpoint: String,
+        spans: Arc<Mutex<Vec<Exported>>>,
+        problems: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Collector {
+        fn start() -> Self {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let endpoint = format!("http://{}", listener.local_addr().unwrap());
+            let (spans, problems) = (Arc::default(), Arc::default());
+            let kept = (Arc::clone(&spans), Arc::clone(&problems));
+            std::thread::spawn(move || {
+                for stream in listener.incoming().map_while(Result::ok) {
+                    let (spans, problems) = (Arc::clone(&kept.0), Arc::clone(&kept.1));
+                    std::thread::spawn(move || receive(stream, &spans, &problems));
+                }
+            });
+            Collector {
+                endpoint,
+                spans,
+                problems,
+            }
+        }
+
+        fn spans(&self) -> Vec<Exported> {
+            let problems = self.problems.lock().unwrap();
+            assert!(problems.is_empty(), "{problems:?}");
+            self.spans.lock().unwrap().clone()
+        }
+    }
+
+    /// Answers the export requests of one connection, until the exporter closes it.
+    fn receive(mut stream: TcpStream, spans: &Mutex<Vec<Exported>>, problems: &Mutex<Vec<String>>) {
+        while let Some(head) = try_read_head(&mut stream) {
+            let length = header(&head, "content-length").and_then(|l| l.parse().ok());
+            let mut body = vec![0; length.unwrap_or(0)];
+            if stream.read_exact(&mut body).is_err() {
+                return;
+            }
+            let decoded = ExportTraceServiceRequest::decode(body.as_slice());
+            match decoded {
+                Ok(request)
+                    if head.starts_with("POST /v1/traces HTTP/1.1")
+                        && header(&head, "content-type") == Some("application/x-protobuf") =>
+                {
+                    spans.lock().unwrap().extend(flatten(request));
+                }
+                _ => problems.lock().unwrap().push(head),
+            }
+            let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+            if stream.write_all(answer.as_bytes()).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn flatten(request: ExportTraceServiceRequest) -> Vec<Exported> {
+        let mut out = Vec::new();
+        for resource_spans in request.resource_spans {
+            let resource = texts(
+                resource_spans
+                    .resource
+                    .map(|r| r.attributes)
+                    .unwrap_or_default(),
+            );
+            for span in resource_spans.scope_spans.into_iter().flat_map(|s| s.spans) {
+                out.push(Exported {
+                    trace_id: hex(&span.trace_id),
+                    span_id: hex(&span.span_id),
+                    parent_span_id: hex(&span.parent_span_id),
+                    name: span.name,
+                    kind: span.kind,
+                    attributes: texts(span.attributes),
+                    resource: resource.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    fn texts(attributes: Vec<KeyValue>) -> BTreeMap<String, String> {
+        let text = |value: Option<AnyValue>| match value.and_then(|v| v.value) {
+            Some(Any::StringValue(s)) => s,
+            Some(Any::IntValue(i)) => i.to_string(),
+            Some(Any::BoolValue(b)) => b.to_string(),
+            Some(Any::DoubleValue(d)) => d.to_string(),
+            other => format!("{other:?}"),
+        };
+        attributes
+            .into_iter()
+            .map(|kv| (kv.key, text(kv.value)))
+            .collect()
+    }
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    #[track_caller]
+    fn named<'s>(spans: &'s [Exported], name: &str) -> &'s Exported {
+        spans
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
+    }
+
+    fn remote_only_token(sub: &str) -> String {
+        let claims = Claims {
+            sub: sub.into(),
+            exp: unix_now() + 600,
+            nbf: None,
+            iat: Some(unix_now()),
+            roles: vec!["user".into()],
+            scope: None,
+            iss: None,
+            aud: None,
+            auth_time: Some(unix_now()),
+        };
+        // RS384: no local key serves it, so the auth service is asked.
+        sign(Algorithm::RS384, "rsa-1", None, &claims)
+    }
+
+    #[test]
+    fn an_exported_request_is_the_child_of_the_callers_span_with_its_auth_call_and_transaction() {
+        let collector = Collector::start();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let fake = runtime.block_on(FakeAuth::start(&[]));
+        fake.answer(Verify::Valid(
+            json!({"user_id": "otel-user", "roles": ["user"]}),
+        ));
+        let mut server = Server::start(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.as_str()),
+            ("OTEL_SERVICE_NAME", "profiles-under-test"),
+            ("AUTH_SERVICE_URL", fake.url.as_str()),
+        ]);
+        let token = remote_only_token("otel-user");
+        let body = r#"{"email":"otel.canary@example.com","display_name":"Zebulon Quixote","first_name":"Zebulon","last_name":"Quixote"}"#;
+
+        let (status, head, _) = send(&server, "PUT", &token, &[("traceparent", CALLER)], body);
+        let (unsampled, _, _) = send(&server, "GET", &token, &[("traceparent", UNSAMPLED)], "");
+        server.send_signal("-TERM");
+        assert!(server.wait_for_exit(Duration::from_secs(20)).success());
+
+        assert_eq!((status, unsampled), (201, 200));
+        let spans = collector.spans();
+        let request = named(&spans, "PUT /api/v1/profiles/me");
+        assert_eq!(request.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            request.parent_span_id, "00f067aa0ba902b7",
+            "the caller's span is the parent"
+        );
+        assert_eq!(request.kind, SPAN_KIND_SERVER);
+        assert_eq!(request.attributes["http.route"], "/api/v1/profiles/me");
+        assert_eq!(request.attributes["http.response.status_code"], "201");
+        assert_eq!(
+            request.attributes["request_id"],
+            header(&head, "x-request-id").unwrap()
+        );
+        assert_eq!(request.resource["service.name"], "profiles-under-test");
+        // Only what operators need: no source locations, threads or log targets.
+        for noise in ["code.file.path", "thread.id", "target"] {
+            assert!(!request.attributes.contains_key(noise), "{request:?}");
+        }
+        for child in ["auth verify", "db.transaction"] {
+            let child = named(&spans, child);
+            assert_eq!(child.trace_id, request.trace_id, "{child:?}");
+            assert_eq!(child.parent_span_id, request.span_id, "{child:?}");
+        }
+        // The auth service was told which span called it.
+        let auth = named(&spans, "auth verify");
+        let sent = fake.last_trace(VERIFY_PATH).unwrap().traceparent.unwrap();
+        assert_eq!(sent, format!("00-{}-{}-01", auth.trace_id, auth.span_id));
+        // The caller chose not to record its trace: nothing of it is exported.
+        assert!(
+            !spans
+                .iter()
+                .any(|s| s.trace_id == "0af7651916cd43dd8448eb211c80319c")
+        );
+        // No attribute holds the token, the email, a name or the user id.
+        for span in &spans {
+            for value in span.attributes.values().chain(span.resource.values()) {
+                for secret in [
+                    token.as_str(),
+                    "otel.canary",
+                    "example.com",
+                    "Zebulon",
+                    "Quixote",
+                    "otel-user",
+                ] {
+                    assert!(
+                        !value.contains(secret),
+                        "{} holds {secret}: {value}",
+                        span.name
+                    );
+                }
+            }
+        }
+        // The request's log line names the same trace and span: a log line leads to its trace.
+        let line = server.wait_for_log("about the PUT", |l| {
+            l["message"] == "request answered" && l["span"]["method"] == "PUT"
+        });
+        assert_eq!(line["span"]["trace_id"], request.trace_id.as_str());
+        assert_eq!(line["span"]["span_id"], request.span_id.as_str());
+    }
+
+    #[test]
+    fn a_published_event_is_exported_as_a_child_of_its_request_and_its_message_names_that_span() {
+        let Some(nats) = nats_url() else { return };
+        let collector = Collector::start();
+        let stream = format!("T_{}", uuid::Uuid::new_v4().simple());
+        let mut server = Server::start(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", collector.endpoint.as_str()),
+            ("NATS_URL", nats.as_str()),
+            ("NATS_STREAM", stream.as_str()),
+            ("NATS_SUBJECT_PREFIX", "otel_test"),
+        ]);
+        let body = r#"{"email":"otel.relay@example.com","display_name":"Relayed"}"#;
+
+        let (status, _, _) = send(
+            &server,
+            "PUT",
+            &token("otel-relay"),
+            &[("traceparent", CALLER)],
+            body,
+        );
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let header = runtime.block_on(async {
+            let js = async_nats::jetstream::new(async_nats::connect(&nats).await.unwrap());
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Ok(stream) = js.get_stream(&stream).await {
+                    if let Ok(message) = stream.get_raw_message(1).await {
+                        let _ = js
+                            .delete_stream(stream.cached_info().config.name.as_str())
+                            .await;
+                        break message.headers.get("traceparent").map(ToString::to_string);
+                    }
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "the event was not published in 30 s"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+        server.send_signal("-TERM");
+        assert!(server.wait_for_exit(Duration::from_secs(20)).success());
+
+        assert_eq!(status, 201);
+        let spans = collector.spans();
+        let request = named(&spans, "PUT /api/v1/profiles/me");
+        let publish = named(&spans, "publish otel_test.profile.created");
+        assert_eq!(publish.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            publish.parent_span_id, request.span_id,
+            "the request that wrote the event"
+        );
+        assert_eq!(publish.attributes["messaging.system"], "nats");
+        // A consumer continues the trace from the publish span.
+        let expected = format!("00-{}-{}-01", publish.trace_id, publish.span_id);
+        assert_eq!(header.as_deref(), Some(expected.as_str()));
+    }
+
+    #[test]
+    fn requests_succeed_while_the_collector_refuses_connections_or_never_answers() {
+        let refusing = format!("http://127.0.0.1:{}", free_port());
+        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+        let hanging = format!("http://{}", silent.local_addr().unwrap());
+        // Accepts connections and never reads or answers them.
+        std::thread::spawn(move || {
+            let held: Vec<_> = silent.incoming().map_while(Result::ok).collect();
+            drop(held);
+        });
+        for endpoint in [refusing, hanging] {
+            let mut server = Server::start(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                ("OTEL_TRACES_SAMPLER", "always_on"),
+            ]);
+            let token = token("otel-down");
+            // Enough spans to fill the exporter's queue (2,048) several times over.
+            for n in 0..2500 {
+                let (status, _, _) = send(&server, "GET", &token, &[], "");
+                assert_eq!(status, 404, "request {n} with the collector at {endpoint}");
+            }
+            server.send_signal("-TERM");
+            assert!(server.wait_for_exit(Duration::from_secs(20)).success());
+        }
+    }
 }

@@ -15,7 +15,10 @@ use jsonwebtoken::{
 use reqwest::Url;
 use serde::Deserialize;
 
-use crate::auth::{breaker::CircuitBreaker, fetch::read_body};
+use crate::auth::{
+    breaker::CircuitBreaker,
+    fetch::{self, read_body},
+};
 
 /// Least time between two refreshes caused by unknown `kid`s, and between attempts after a failed fetch.
 pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(10);
@@ -196,7 +199,7 @@ impl Jwks {
         }
         let result = match self.breaker.try_acquire() {
             Ok(permit) => {
-                let result = self.fetch().await;
+                let result = fetch::traced("auth jwks", self.fetch()).await;
                 match &result {
                     Ok(_) => permit.success(),
                     Err(_) => {
@@ -228,14 +231,13 @@ impl Jwks {
     }
 
     async fn fetch(&self) -> anyhow::Result<HashMap<String, VerifyingKey>> {
-        let response = self
-            .client
-            .get(self.url.clone())
+        let response = fetch::request(&self.client, self.url.clone())
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
             .context("request failed")?;
         let status = response.status();
+        fetch::record_status(status);
         if !status.is_success() {
             anyhow::bail!("answered {status}");
         }

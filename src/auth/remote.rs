@@ -15,7 +15,7 @@ use crate::{
     auth::{
         breaker::CircuitBreaker,
         caller::{AuthError, Caller},
-        fetch::read_body,
+        fetch::{self, read_body},
     },
     clock::unix_now,
     config::Config,
@@ -131,7 +131,7 @@ impl RemoteVerifier {
             .map_err(|r| AuthError::Unavailable {
                 retry_after_secs: r.retry_after_secs,
             })?;
-        match self.call(token).await {
+        match fetch::traced("auth verify", self.call(token)).await {
             Ok(Verdict::Valid(answer)) => {
                 permit.success();
                 let caller = into_caller(answer, unverified.auth_time)?;
@@ -153,15 +153,14 @@ impl RemoteVerifier {
     }
 
     async fn call(&self, token: &str) -> anyhow::Result<Verdict> {
-        let response = self
-            .client
-            .get(&self.url)
+        let response = fetch::request(&self.client, &self.url)
             .bearer_auth(token)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
             .map_err(|e| anyhow::anyhow!("{} unreachable: {}", self.url, describe(&e)))?;
         let status = response.status();
+        fetch::record_status(status);
         match status.as_u16() {
             200 => {
                 let body = read_body(response, MAX_BODY_BYTES).await?;

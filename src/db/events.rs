@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{
-        Conn, Db, Pool, Tx,
+        Conn, Db, Pool, Tx, TxConn,
         audit::{bind_audit_event, insert_audit_event},
     },
     domain::{
@@ -68,6 +68,8 @@ macro_rules! mark_sql {
 pub struct Positioned {
     pub position: i64,
     pub event: Event,
+    /// The W3C `traceparent` of the request that wrote it; not part of the event document.
+    pub traceparent: Option<String>,
 }
 
 /// Filters of a feed page.
@@ -88,11 +90,13 @@ macro_rules! next_sequence {
     };
 }
 
-/// The outbox insert of an event bound by [`bind_event`] (`$1`-`$10`); the sequence comes from the query's end.
+/// The outbox insert of an event bound by [`bind_event`] (`$1`-`$10`) and its request's `traceparent` (`$11`);
+/// the sequence comes from the query's end.
 macro_rules! insert_event {
     () => {
         "INSERT INTO outbox_events (id, type, user_id, resource_id, version, revision, changed_fields, \
-         occurred_at, actor_role, request_id, sequence) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+         occurred_at, actor_role, request_id, traceparent, sequence) \
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
     };
 }
 
@@ -114,10 +118,15 @@ macro_rules! bind_event {
 }
 
 /// Appends `event` to the outbox, inside the write's transaction, numbered with its user's next `sequence`
-/// (the one it carries is not used). One round trip: the single SQLite write connection is latency-bound, so
-/// the sequence and the event are one call there too (sqlx runs the statements of one SQLite query in order,
-/// binding `$n` to the same argument in each).
-pub async fn append(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
+/// (the one it carries is not used), with the `traceparent` of the request that wrote it (the relay's message
+/// carries it on). One round trip: the single SQLite write connection is latency-bound, so the sequence and the
+/// event are one call there too (sqlx runs the statements of one SQLite query in order, binding `$n` to the same
+/// argument in each).
+pub async fn append(
+    tx: &mut Tx,
+    event: &Event,
+    traceparent: Option<&str>,
+) -> Result<(), sqlx::Error> {
     const SQLITE: &str = concat!(
         next_sequence!(),
         "; ",
@@ -131,12 +140,13 @@ pub async fn append(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
         insert_event!(),
         "s.last_sequence FROM s"
     );
-    let sql = if matches!(tx, Tx::Sqlite(_)) {
+    let sql = if matches!(tx.conn, TxConn::Sqlite(_)) {
         SQLITE
     } else {
         POSTGRES
     };
     with_conn!(tx, |c| bind_event!(sqlx::query(sql), event)
+        .bind(traceparent)
         .execute(c)
         .await
         .map(|_| ()))
@@ -146,6 +156,7 @@ pub async fn append(tx: &mut Tx, event: &Event) -> Result<(), sqlx::Error> {
 pub async fn append_with_audit(
     tx: &mut Tx,
     event: &Event,
+    traceparent: Option<&str>,
     audit: &AuditEvent,
 ) -> Result<(), sqlx::Error> {
     const SQLITE: &str = concat!(
@@ -153,24 +164,24 @@ pub async fn append_with_audit(
         "; ",
         insert_event!(),
         "last_sequence FROM event_sequences WHERE user_id = $3; ",
-        insert_audit_event!("$11, $12, $13, $14, $15, $16, $17, $18")
+        insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19")
     );
     const POSTGRES: &str = concat!(
         "WITH s AS (",
         next_sequence!(),
         " RETURNING last_sequence), a AS (",
-        insert_audit_event!("$11, $12, $13, $14, $15, $16, $17, $18"),
+        insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19"),
         ") ",
         insert_event!(),
         "s.last_sequence FROM s"
     );
-    let sql = if matches!(tx, Tx::Sqlite(_)) {
+    let sql = if matches!(tx.conn, TxConn::Sqlite(_)) {
         SQLITE
     } else {
         POSTGRES
     };
     with_conn!(tx, |c| bind_audit_event!(
-        bind_event!(sqlx::query(sql), event),
+        bind_event!(sqlx::query(sql), event).bind(traceparent),
         audit
     )
     .execute(c)
@@ -285,6 +296,7 @@ struct Row {
     occurred_at: OffsetDateTime,
     actor_role: String,
     request_id: Option<String>,
+    traceparent: Option<String>,
 }
 
 impl Row {
@@ -305,6 +317,7 @@ impl Row {
                 actor_role: ActorRole::parse(&self.actor_role),
                 request_id: self.request_id,
             },
+            traceparent: self.traceparent,
         })
     }
 }
@@ -320,7 +333,7 @@ pub async fn page(
     let rows = with_conn!(conn, |c| {
         let mut sql = QueryBuilder::new(
             "SELECT position, id, type, user_id, resource_id, version, revision, sequence, changed_fields, \
-             occurred_at, actor_role, request_id FROM outbox_events WHERE position > ",
+             occurred_at, actor_role, request_id, traceparent FROM outbox_events WHERE position > ",
         );
         sql.push_bind(after)
             .push(" AND position <= ")

@@ -31,6 +31,8 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
+use tracing::Instrument;
+
 use crate::config::Config;
 
 /// A pool of either backend.
@@ -70,18 +72,29 @@ impl Pool {
     }
 }
 
-/// An open write transaction of either backend; handlers own it and commit it.
-pub enum Tx {
+/// An open write transaction of either backend; the service layer owns it and commits it. Its span (a trace
+/// span only, when traces are exported) lasts from asking for the connection to the commit or the rollback.
+pub struct Tx {
+    pub conn: TxConn,
+    span: tracing::Span,
+}
+
+/// The native transaction a [`Tx`] holds.
+pub enum TxConn {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+        let result = match self.conn {
+            TxConn::Sqlite(tx) => tx.commit().instrument(self.span.clone()).await,
+            TxConn::Postgres(tx) => tx.commit().instrument(self.span.clone()).await,
+        };
+        if result.is_err() {
+            self.span.record("otel.status_code", "ERROR");
         }
+        result
     }
 }
 
@@ -115,7 +128,14 @@ impl Conn<'_> {
 
     /// True on SQLite, for the few statements whose text differs between the dialects.
     pub fn is_sqlite(&self) -> bool {
-        matches!(self, Conn::Pool(Pool::Sqlite(_)) | Conn::Tx(Tx::Sqlite(_)))
+        matches!(
+            self,
+            Conn::Pool(Pool::Sqlite(_))
+                | Conn::Tx(Tx {
+                    conn: TxConn::Sqlite(_),
+                    ..
+                })
+        )
     }
 }
 
@@ -127,14 +147,16 @@ macro_rules! with_conn {
         match ::core::convert::Into::<$crate::db::Conn<'_>>::into($conn) {
             $crate::db::Conn::Pool($crate::db::Pool::Sqlite($c)) => $body,
             $crate::db::Conn::Pool($crate::db::Pool::Postgres($c)) => $body,
-            $crate::db::Conn::Tx($crate::db::Tx::Sqlite(tx)) => {
-                let $c = &mut **tx;
-                $body
-            }
-            $crate::db::Conn::Tx($crate::db::Tx::Postgres(tx)) => {
-                let $c = &mut **tx;
-                $body
-            }
+            $crate::db::Conn::Tx(tx) => match &mut tx.conn {
+                $crate::db::TxConn::Sqlite(tx) => {
+                    let $c = &mut **tx;
+                    $body
+                }
+                $crate::db::TxConn::Postgres(tx) => {
+                    let $c = &mut **tx;
+                    $body
+                }
+            },
         }
     };
 }
@@ -223,11 +245,29 @@ impl Db {
 
     /// Starts a write transaction on the primary.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        Ok(match &self.writer {
-            // IMMEDIATE takes the write lock up front, so a transaction never fails half-way on lock upgrade.
-            Pool::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Pool::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        let span = tracing::info_span!(
+            target: crate::trace_context::SPAN_TARGET,
+            "db.transaction",
+            otel.kind = "client",
+            db.system.name = match self.writer {
+                Pool::Sqlite(_) => "sqlite",
+                Pool::Postgres(_) => "postgresql",
+            },
+            otel.status_code = tracing::field::Empty,
+        );
+        let conn = async {
+            Ok::<_, sqlx::Error>(match &self.writer {
+                // IMMEDIATE takes the write lock up front, so a transaction never fails half-way on lock upgrade.
+                Pool::Sqlite(pool) => TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+                Pool::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+            })
+        }
+        .instrument(span.clone())
+        .await
+        .inspect_err(|_| {
+            span.record("otel.status_code", "ERROR");
+        })?;
+        Ok(Tx { conn, span })
     }
 
     /// Readiness of the write path: on SQLite, takes the write connection and the database's write lock

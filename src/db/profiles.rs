@@ -4,7 +4,7 @@ use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
 use crate::{
-    db::{Conn, Tx},
+    db::{Conn, Tx, TxConn},
     domain::profile::{Profile, ProfileInput, ProfileSummary, normalize_email, normalize_name},
     with_conn,
 };
@@ -37,14 +37,14 @@ pub async fn find_for_update(tx: &mut Tx, user_id: &str) -> Result<Option<Profil
         columns!(),
         " FROM profiles WHERE user_id = $1 FOR UPDATE"
     );
-    match tx {
-        Tx::Sqlite(tx) => {
+    match &mut tx.conn {
+        TxConn::Sqlite(tx) => {
             sqlx::query_as::<_, Profile>(SQLITE)
                 .bind(user_id)
                 .fetch_optional(&mut **tx)
                 .await
         }
-        Tx::Postgres(tx) => {
+        TxConn::Postgres(tx) => {
             sqlx::query_as::<_, Profile>(POSTGRES)
                 .bind(user_id)
                 .fetch_optional(&mut **tx)

@@ -12,7 +12,7 @@ use serde_json::Value;
 pub use crate::domain::validation::FieldError;
 use crate::{
     domain::messages::{self, Language, Params},
-    request_id, service,
+    request_id, service, trace_context,
 };
 
 /// RFC 9457 problem details, as sent with `Content-Type: application/problem+json`.
@@ -23,7 +23,8 @@ use crate::{
     "status": 409,
     "detail": "another profile already uses this email address",
     "code": "email_taken",
-    "request_id": "0193b7c2-6f1e-7d2a-9b1c-3f4e5a6b7c8d"
+    "request_id": "0193b7c2-6f1e-7d2a-9b1c-3f4e5a6b7c8d",
+    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736"
 }))]
 pub struct ProblemDetails {
     /// URI reference identifying the problem type: `urn:user-profile-service:problem:{code}`.
@@ -39,6 +40,9 @@ pub struct ProblemDetails {
     pub code: String,
     /// The request id, as in the `X-Request-Id` response header.
     pub request_id: String,
+    /// The W3C trace id of the request (32 lower-case hex digits): the caller's, from its `traceparent`, or one
+    /// started for this request. Log lines and exported traces carry it too.
+    pub trace_id: String,
     /// For `validation_failed`: one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
@@ -339,6 +343,7 @@ impl ApiError {
             detail: self.detail(language),
             code: self.code().to_string(),
             request_id: request_id::current().unwrap_or_default(),
+            trace_id: trace_context::current_trace_id().unwrap_or_default(),
             errors: None,
             current_version: None,
         }

@@ -1,5 +1,6 @@
-//! Request middleware: the request id, the per-request span, log line and metrics, the request time limit;
-//! the headers that keep answers out of caches; and the CORS, compression and panic-catching layers.
+//! Request middleware: the request id and trace context, the per-request spans, log line and metrics, the
+//! request time limit; the headers that keep answers out of caches; and the CORS, compression and
+//! panic-catching layers.
 
 use std::{
     any::Any,
@@ -21,13 +22,14 @@ use tracing::Instrument;
 
 use crate::{
     http::{error::ApiError, metrics},
-    request_id,
+    request_id, trace_context,
 };
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Gives every request an id, a span carrying it, a time limit, and one log line and its metrics when it is
-/// answered.
+/// Gives every request an id, its trace context, a span carrying both, a time limit, and one log line and its
+/// metrics when it is answered. With traces exported, the request also gets an OpenTelemetry server span (the
+/// child of the caller's `traceparent`) that outlives the log span and carries no user id.
 pub async fn request_context(
     State(timeout): State<Duration>,
     request: Request,
@@ -48,22 +50,22 @@ pub async fn request_context(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
     let method = request.method().clone();
-    let span = tracing::info_span!(
-        "request",
-        request_id = %request_id,
-        method = %method,
-        route = %route,
-        user_id = tracing::field::Empty,
-    );
+    let (server_span, span, trace) = request_spans(&request, &request_id, &method, &route);
     let run = async move {
         match tokio::time::timeout(timeout, next.run(request)).await {
             Ok(response) => response,
             Err(_) => ApiError::Timeout.into_response(),
         }
     };
+    // The server span is entered around the log span, so spans made while serving are its children.
+    let run = run.instrument(span.clone()).instrument(server_span.clone());
     let mut response =
-        crate::request_id::scope(request_id.clone(), run.instrument(span.clone())).await;
+        trace_context::scope(trace, request_id::scope(request_id.clone(), run)).await;
     let status = response.status().as_u16();
+    server_span.record("http.response.status_code", status);
+    if status >= 500 {
+        server_span.record("otel.status_code", "ERROR");
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let latency_ms = elapsed * 1000.0;
     let method = metrics::method_label(&method);
@@ -83,6 +85,62 @@ pub async fn request_context(
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
     response
+}
+
+/// A request's OpenTelemetry server span (disabled, and free, without an exporter), its trace context, and
+/// its log span, which carries the trace and span ids to every line logged while serving it.
+fn request_spans(
+    request: &Request,
+    request_id: &str,
+    method: &Method,
+    route: &str,
+) -> (tracing::Span, tracing::Span, trace_context::RequestTrace) {
+    let server_span = tracing::info_span!(
+        target: trace_context::SPAN_TARGET,
+        "http.server",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route,
+        request_id,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let trace = trace_context::begin(
+        &server_span,
+        single_header(request.headers(), trace_context::TRACEPARENT),
+        joined_header(request.headers(), trace_context::TRACESTATE).as_deref(),
+    );
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %method,
+        route = %route,
+        user_id = tracing::field::Empty,
+        trace_id = %trace.trace_id(),
+        span_id = %trace.span_id(),
+    );
+    (server_span, span, trace)
+}
+
+/// The value of a header sent exactly once (a second `traceparent` makes both invalid, as W3C asks).
+fn single_header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h [u8]> {
+    let mut values = headers.get_all(name).iter();
+    match (values.next(), values.next()) {
+        (Some(value), None) => Some(value.as_bytes()),
+        _ => None,
+    }
+}
+
+/// The values of a header sent on several lines, joined by commas as one list (`tracestate`).
+fn joined_header(headers: &HeaderMap, name: &str) -> Option<Vec<u8>> {
+    let mut values = headers.get_all(name).iter();
+    let mut joined = values.next()?.as_bytes().to_vec();
+    for value in values {
+        joined.push(b',');
+        joined.extend_from_slice(value.as_bytes());
+    }
+    Some(joined)
 }
 
 /// `Cache-Control: no-store` on every answer under `/api/v1`, errors included (a problem body can hold the
@@ -140,6 +198,9 @@ pub fn cors(allowed_origins: &[String]) -> Option<CorsLayer> {
                 header::IF_NONE_MATCH,
                 X_REQUEST_ID.clone(),
                 crate::http::idempotency::IDEMPOTENCY_KEY.clone(),
+                // A browser front end that starts the trace sends its context (W3C Trace Context).
+                HeaderName::from_static(trace_context::TRACEPARENT),
+                HeaderName::from_static(trace_context::TRACESTATE),
             ])
             .expose_headers([
                 header::ETAG,

@@ -3,17 +3,20 @@
 //! One instance relays at a time: it holds a lease in the database (`db::events::claim_relay`), renewed with
 //! every batch it marks as published. Each message carries `Nats-Msg-Id` = the event id, so a batch published
 //! again after a crash or a hand-over (published, but not yet marked) is dropped by the server within the
-//! stream's duplicate window. Writes never wait for NATS: while it is down, events wait in the outbox.
+//! stream's duplicate window, and `traceparent` = the trace context of the request that made the change. Writes
+//! never wait for NATS: while it is down, events wait in the outbox.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
+use tracing::Instrument;
 
 use crate::{
     config::NatsSettings,
     db::{self, Db, events::Filter},
     outbox::{Inner, OUTBOX_OLDEST_PENDING_SECONDS, OUTBOX_PENDING, OUTBOX_PUBLISH_TOTAL},
+    trace_context,
 };
 
 /// Events published per batch: sent back to back, then their acknowledgements awaited together.
@@ -165,10 +168,24 @@ async fn publish(
             Ok(json) => Bytes::from(json),
             Err(err) => return (through, Some(broker(err))),
         };
-        let message = PublishMessage::build()
+        let span = tracing::info_span!(
+            target: trace_context::SPAN_TARGET,
+            "outbox.publish",
+            otel.name = %format_args!("publish {subject}"),
+            otel.kind = "producer",
+            messaging.system = "nats",
+            messaging.destination.name = %subject,
+            messaging.message.id = %item.event.id,
+        );
+        let mut message = PublishMessage::build()
             .payload(payload)
             .message_id(item.event.id.to_string());
-        match js.send_publish(subject, message).await {
+        // The consumer continues the trace of the request that made the change.
+        if let Some(traceparent) = trace_context::continue_from(&span, item.traceparent.as_deref())
+        {
+            message = message.header(trace_context::TRACEPARENT, traceparent.as_str());
+        }
+        match js.send_publish(subject, message).instrument(span).await {
             Ok(ack) => pending.push((item.position, ack)),
             Err(err) => {
                 metrics::counter!(OUTBOX_PUBLISH_TOTAL, "outcome" => "error").increment(1);

@@ -31,6 +31,7 @@ use crate::{
         profile::Profile,
     },
     state::AppState,
+    trace_context,
 };
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -87,9 +88,10 @@ async fn record(
 }
 
 /// Appends, inside the write's transaction, the change event of `change` made by `caller` (docs/events.md):
-/// it commits or rolls back with the change itself.
+/// it commits or rolls back with the change itself, with the request's trace context for the relay.
 async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
-    Ok(db::events::append(tx, &event_of(caller, change)).await?)
+    let traceparent = traceparent();
+    Ok(db::events::append(tx, &event_of(caller, change), traceparent.as_deref()).await?)
 }
 
 /// [`emit`] and [`record`] of one change (its audit action is the event's type, its target the event's user),
@@ -102,7 +104,13 @@ async fn emit_and_record(tx: &mut Tx, caller: &Caller, change: Change) -> Result
         change.changed_fields.clone(),
     );
     let event = event_of(caller, change);
-    Ok(db::events::append_with_audit(tx, &event, &audit).await?)
+    let traceparent = traceparent();
+    Ok(db::events::append_with_audit(tx, &event, traceparent.as_deref(), &audit).await?)
+}
+
+/// The `traceparent` an event written now keeps: the request's span (or the current one, when exported).
+fn traceparent() -> Option<String> {
+    trace_context::outgoing().map(|trace| trace.span.to_string())
 }
 
 fn event_of(caller: &Caller, change: Change) -> Event {

@@ -107,11 +107,18 @@ fn each_layer_imports_only_the_layers_below_it() {
     let graph = module_graph();
     let allowed: &[(&str, &[&str])] = &[
         ("domain", &["clock"]),
-        ("db", &["config", "domain", "clock"]),
-        ("cache", &["config"]),
+        ("db", &["config", "domain", "clock", "trace_context"]),
+        ("cache", &["config", "trace_context"]),
         ("rate_limit", &["config"]),
-        ("auth", &["config", "domain", "clock", "request_id"]),
-        ("outbox", &["config", "db", "domain", "clock"]),
+        (
+            "auth",
+            &["config", "domain", "clock", "request_id", "trace_context"],
+        ),
+        (
+            "outbox",
+            &["config", "db", "domain", "clock", "trace_context"],
+        ),
+        ("trace_context", &[]),
         ("state", &["auth", "cache", "config", "db", "outbox"]),
         (
             "service",
@@ -125,6 +132,7 @@ fn each_layer_imports_only_the_layers_below_it() {
                 "outbox",
                 "request_id",
                 "state",
+                "trace_context",
             ],
         ),
     ];

@@ -467,13 +467,13 @@ async fn an_event_committed_late_is_never_skipped_by_a_reader() {
         )
     };
     let mut slow = app.db.begin().await.unwrap();
-    db::events::append(&mut slow, &event("u-slow"))
+    db::events::append(&mut slow, &event("u-slow"), None)
         .await
         .unwrap();
     if app.is_postgres() {
         // SQLite runs one write transaction at a time, so the race below cannot happen there.
         let mut fast = app.db.begin().await.unwrap();
-        db::events::append(&mut fast, &event("u-fast"))
+        db::events::append(&mut fast, &event("u-fast"), None)
             .await
             .unwrap();
         fast.commit().await.unwrap();

@@ -34,3 +34,4 @@ mod service_reads;
 mod sqlite_file;
 mod support;
 mod token_limits;
+mod trace_context;

@@ -290,6 +290,8 @@ async fn cors_preflight_from_an_allowed_origin_is_answered_with_its_permissions(
         "if-match",
         "if-none-match",
         "x-request-id",
+        "traceparent",
+        "tracestate",
     ] {
         assert!(headers.contains(header), "{headers}");
     }

@@ -108,6 +108,7 @@ impl Target {
 struct Received {
     subject: String,
     msg_id: String,
+    traceparent: Option<String>,
     event: Value,
 }
 
@@ -119,9 +120,15 @@ impl Received {
             .and_then(|h| h.get("Nats-Msg-Id"))
             .map(|v| v.as_str().to_string())
             .unwrap_or_default();
+        let traceparent = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("traceparent"))
+            .map(|v| v.as_str().to_string());
         Received {
             subject: message.subject.to_string(),
             msg_id,
+            traceparent,
             event: serde_json::from_slice(&message.payload).unwrap(),
         }
     }
@@ -227,6 +234,51 @@ async fn a_consumer_receives_every_event_of_the_stories_once_in_per_user_order()
     assert_eq!(ready["checks"]["broker"]["status"], "up");
     let (pending, _) = db::events::backlog(&app.db).await.unwrap();
     assert_eq!(pending, 0);
+    target.delete().await;
+}
+
+#[tokio::test]
+async fn a_published_event_carries_the_trace_context_of_the_request_that_made_it() {
+    let Some(url) = nats_url() else { return };
+    let target = Target::new(&url);
+    let app = TestApp::spawn_with(&target.vars()).await;
+    let caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let token = app.token("traced");
+
+    let created = app
+        .request(
+            Method::PUT,
+            ME,
+            Some(&token),
+            Some(&json!({"email": "traced@example.com", "display_name": "T"})),
+            &[("traceparent", caller)],
+        )
+        .await;
+    assert_eq!(created.status, 201);
+    let untraced = app
+        .patch_json(ME, &token, &json!({"display_name": "U"}))
+        .await;
+    assert_eq!(untraced.status, 200);
+
+    let received = target.consume(2).await;
+    let traced = received[0]
+        .traceparent
+        .as_deref()
+        .expect("a traceparent header");
+    assert!(
+        traced.starts_with("00-0af7651916cd43dd8448eb211c80319c-") && traced.ends_with("-01"),
+        "{traced}"
+    );
+    assert!(
+        !traced.contains("b7ad6b7169203331"),
+        "the request's own span: {traced}"
+    );
+    // A request without a traceparent started a trace of its own, which its event carries on too.
+    let own = received[1]
+        .traceparent
+        .as_deref()
+        .expect("a traceparent header");
+    assert!(!own.contains("0af7651916cd43dd8448eb211c80319c"), "{own}");
     target.delete().await;
 }
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use serde_json::json;
-use user_profile_service::db::{Pool, Tx};
+use user_profile_service::db::{Pool, TxConn};
 
 use crate::support::TestApp;
 
@@ -48,7 +48,7 @@ async fn every_sqlite_connection_has_secure_delete_on() {
     let Pool::Sqlite(reader) = app.db.reader() else {
         return;
     };
-    let Tx::Sqlite(mut writer) = app.db.begin().await.unwrap() else {
+    let TxConn::Sqlite(mut writer) = app.db.begin().await.unwrap().conn else {
         unreachable!("the reader is SQLite");
     };
 

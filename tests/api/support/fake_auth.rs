@@ -3,6 +3,7 @@
 //! test keys under `tests/fixtures/`.
 
 use std::{
+    collections::HashMap,
     sync::{
         Arc, Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -46,6 +47,25 @@ struct Shared {
     jwks_calls: AtomicUsize,
     verify_calls: AtomicUsize,
     last_authorization: Mutex<Option<String>>,
+    /// The trace headers of the last call to each path.
+    last_trace: Mutex<HashMap<&'static str, TraceHeaders>>,
+}
+
+/// The W3C trace context headers of one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceHeaders {
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+impl TraceHeaders {
+    fn of(headers: &HeaderMap) -> Self {
+        let get = |name: &str| headers.get(name).map(|v| v.to_str().unwrap().to_string());
+        TraceHeaders {
+            traceparent: get("traceparent"),
+            tracestate: get("tracestate"),
+        }
+    }
 }
 
 pub struct FakeAuth {
@@ -65,6 +85,7 @@ impl FakeAuth {
             jwks_calls: AtomicUsize::new(0),
             verify_calls: AtomicUsize::new(0),
             last_authorization: Mutex::new(None),
+            last_trace: Mutex::default(),
         });
         let app = Router::new()
             .route(JWKS_PATH, get(serve_jwks))
@@ -128,6 +149,11 @@ impl FakeAuth {
         self.shared.last_authorization.lock().unwrap().clone()
     }
 
+    /// The trace headers of the last call to `path` (`JWKS_PATH` or `VERIFY_PATH`), if it was called.
+    pub fn last_trace(&self, path: &str) -> Option<TraceHeaders> {
+        self.shared.last_trace.lock().unwrap().get(path).cloned()
+    }
+
     /// Stops listening and closes open connections: later calls are refused.
     pub async fn stop(&self) {
         let server = self.server.lock().unwrap().take();
@@ -144,8 +170,13 @@ impl FakeAuth {
     }
 }
 
-async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Json<Value> {
+async fn serve_jwks(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Json<Value> {
     shared.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    shared
+        .last_trace
+        .lock()
+        .unwrap()
+        .insert(JWKS_PATH, TraceHeaders::of(&headers));
     let hang = *shared.jwks_hang.lock().unwrap();
     if let Some(delay) = hang {
         tokio::time::sleep(delay).await;
@@ -155,6 +186,11 @@ async fn serve_jwks(State(shared): State<Arc<Shared>>) -> Json<Value> {
 
 async fn serve_verify(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
     shared.verify_calls.fetch_add(1, Ordering::SeqCst);
+    shared
+        .last_trace
+        .lock()
+        .unwrap()
+        .insert(VERIFY_PATH, TraceHeaders::of(&headers));
     *shared.last_authorization.lock().unwrap() = headers
         .get("authorization")
         .map(|v| v.to_str().unwrap().to_string());

@@ -83,6 +83,15 @@ impl TestResponse {
             body["request_id"].as_str(),
             self.header("x-request-id").as_deref()
         );
+        let trace_id = body["trace_id"].as_str().unwrap_or_default();
+        assert!(
+            trace_id.len() == 32
+                && trace_id
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+                && trace_id.bytes().any(|b| b != b'0'),
+            "trace_id is not a W3C trace id: {body}"
+        );
         body
     }
 }
