@@ -8,7 +8,9 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::domain::{
-    address_format, country, postal, regions,
+    address_format,
+    codes::{CountryCode, PhoneNumber},
+    country, postal, regions,
     rules::{e164, invalid, with_param},
     text,
 };
@@ -58,8 +60,10 @@ pub struct Address {
     /// Checked against the country's format where one is known.
     pub postal_code: String,
     /// ISO 3166-1 alpha-2 code, upper case.
+    #[schema(value_type = CountryCode)]
     pub country: String,
     /// E.164 phone number for the carrier.
+    #[schema(value_type = Option<PhoneNumber>)]
     pub phone: Option<String>,
     /// The user's default shipping address (exactly one while they have addresses).
     pub is_default_shipping: bool,
@@ -154,11 +158,11 @@ pub struct AddressInput {
     pub postal_code: Option<String>,
     /// Required ISO 3166-1 alpha-2 code, upper case.
     #[validate(required, custom(function = "country_code"))]
-    #[schema(value_type = String, pattern = "^[A-Z]{2}$", example = "GB")]
+    #[schema(value_type = CountryCode, required = true)]
     pub country: Option<String>,
     /// E.164 phone number: `+`, country code, subscriber number; at most 15 digits.
     #[validate(custom(function = "e164"))]
-    #[schema(pattern = r"^\+[1-9][0-9]{1,14}$", example = "+442079460000")]
+    #[schema(value_type = Option<PhoneNumber>)]
     pub phone: Option<String>,
     /// `true` makes this the default shipping address.
     #[schema(example = true)]

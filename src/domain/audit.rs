@@ -5,6 +5,79 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::event::{ActorRole, EventType};
+
+/// What an audit event records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum AuditAction {
+    #[serde(rename = "profile.created")]
+    ProfileCreated,
+    #[serde(rename = "profile.updated")]
+    ProfileUpdated,
+    /// The profile was erased (by the user or an admin).
+    #[serde(rename = "profile.deleted")]
+    ProfileDeleted,
+    #[serde(rename = "profile.exported")]
+    ProfileExported,
+    /// An admin read the profile.
+    #[serde(rename = "profile.admin_viewed")]
+    ProfileAdminViewed,
+    #[serde(rename = "profile.suspended")]
+    ProfileSuspended,
+    #[serde(rename = "profile.reactivated")]
+    ProfileReactivated,
+    #[serde(rename = "address.created")]
+    AddressCreated,
+    #[serde(rename = "address.updated")]
+    AddressUpdated,
+    #[serde(rename = "address.deleted")]
+    AddressDeleted,
+    #[serde(rename = "preferences.updated")]
+    PreferencesUpdated,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 11] = [
+        AuditAction::ProfileCreated,
+        AuditAction::ProfileUpdated,
+        AuditAction::ProfileDeleted,
+        AuditAction::ProfileExported,
+        AuditAction::ProfileAdminViewed,
+        AuditAction::ProfileSuspended,
+        AuditAction::ProfileReactivated,
+        AuditAction::AddressCreated,
+        AuditAction::AddressUpdated,
+        AuditAction::AddressDeleted,
+        AuditAction::PreferencesUpdated,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::ProfileCreated => "profile.created",
+            AuditAction::ProfileUpdated => "profile.updated",
+            AuditAction::ProfileDeleted => "profile.deleted",
+            AuditAction::ProfileExported => "profile.exported",
+            AuditAction::ProfileAdminViewed => "profile.admin_viewed",
+            AuditAction::ProfileSuspended => "profile.suspended",
+            AuditAction::ProfileReactivated => "profile.reactivated",
+            AuditAction::AddressCreated => "address.created",
+            AuditAction::AddressUpdated => "address.updated",
+            AuditAction::AddressDeleted => "address.deleted",
+            AuditAction::PreferencesUpdated => "preferences.updated",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == raw)
+    }
+
+    /// The action a change event is recorded as when the write records its event and audit entry together
+    /// (`service::emit_and_record`): the event's type.
+    pub fn of_event(kind: EventType) -> Option<Self> {
+        Self::parse(kind.as_str())
+    }
+}
+
 /// One entry of the audit trail.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AuditEvent {
@@ -15,9 +88,10 @@ pub struct AuditEvent {
     /// `sub` of the caller who acted.
     pub actor_id: String,
     /// The caller's most privileged role: `admin`, `service` or `user`.
+    #[schema(value_type = ActorRole)]
     pub actor_role: String,
     /// What happened, e.g. `profile.updated`.
-    #[schema(example = "profile.updated")]
+    #[schema(value_type = AuditAction)]
     pub action: String,
     /// Whose data it was.
     pub target_user_id: String,
@@ -71,8 +145,26 @@ fn diff(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_event_types_recorded_as_audit_actions_are_audit_actions() {
+        // The types `service::emit_and_record` is called with.
+        for kind in [
+            EventType::ProfileCreated,
+            EventType::ProfileUpdated,
+            EventType::ProfileSuspended,
+            EventType::ProfileReactivated,
+            EventType::AddressDeleted,
+        ] {
+            assert_eq!(
+                AuditAction::of_event(kind).map(AuditAction::as_str),
+                Some(kind.as_str())
+            );
+        }
+    }
 
     #[test]
     fn changed_fields_lists_names_of_changed_values_only() {

@@ -20,6 +20,11 @@ const CURRENCY_CODES: &[&str] = &[
     "XPF", "XPT", "XSU", "XTS", "XUA", "XXX", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
+/// Every active code, sorted.
+pub fn all() -> &'static [&'static str] {
+    CURRENCY_CODES
+}
+
 /// True when `code` is an active ISO 4217 alphabetic code, written in upper case ("EUR", not "eur").
 pub fn is_currency_code(code: &str) -> bool {
     CURRENCY_CODES.binary_search(&code).is_ok()

@@ -186,11 +186,13 @@ pub struct Event {
     pub user_id: String,
     /// The user id, or the address id for `address.*` events.
     pub resource_id: String,
-    /// The resource's new `version` (profile and preference events; absent on address events).
+    /// The resource's new `version` (profile and preference events; absent on address events, never null).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = i64, required = false, minimum = 1)]
     pub version: Option<i64>,
-    /// The address's new `revision` (address events only).
+    /// The address's new `revision` (address events only; absent on the others, never null).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = i64, required = false, minimum = 1)]
     pub revision: Option<i64>,
     /// Per user, from 1, without gaps: a consumer that sees a gap has missed an event. A profile created
     /// again after `profile.erased` starts again at 1.

@@ -3,6 +3,7 @@
 pub mod address;
 pub mod address_format;
 pub mod audit;
+pub mod codes;
 pub mod country;
 pub mod currency;
 pub mod event;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use validator::{Validate, ValidationError};
 
 use crate::domain::{
+    codes::{CurrencyCode, LanguageTag},
     currency, locale,
     rules::{invalid, with_param},
     text,
@@ -28,11 +29,11 @@ pub struct PreferenceSettings {
     pub notifications: Notifications,
     /// BCP 47 language tag for messages; `null` means "use the profile's `locale`".
     #[validate(custom(function = "language_tag"))]
-    #[schema(required = true, max_length = 35, example = "de-DE")]
+    #[schema(value_type = Option<LanguageTag>, required = true)]
     pub language: Option<String>,
     /// ISO 4217 code (upper case) for prices; `null` means "the shop's default".
     #[validate(custom(function = "currency_code"))]
-    #[schema(required = true, min_length = 3, max_length = 3, example = "EUR")]
+    #[schema(value_type = Option<CurrencyCode>, required = true)]
     pub currency: Option<String>,
     pub cart: CartSettings,
     #[validate(nested)]
@@ -135,10 +136,10 @@ impl Default for Notifications {
 pub struct PreferencesInput {
     pub notifications: Option<NotificationsInput>,
     /// BCP 47 language tag, or `null` to follow the profile's `locale`.
-    #[schema(example = "de-DE")]
+    #[schema(value_type = Option<LanguageTag>)]
     pub language: Option<String>,
     /// ISO 4217 code in upper case, or `null`.
-    #[schema(example = "EUR")]
+    #[schema(value_type = Option<CurrencyCode>)]
     pub currency: Option<String>,
     pub cart: Option<CartInput>,
     pub recommendations: Option<RecommendationsInput>,
@@ -286,15 +287,32 @@ pub fn consent_changes(
     out
 }
 
+/// The channel of a consent record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentChannel {
+    Email,
+    Sms,
+    Push,
+}
+
+/// What a consent record's opt-in is for (order updates are transactional and need none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsentPurpose {
+    Marketing,
+    Newsletter,
+}
+
 /// A stored consent record: what the user agreed to or withdrew, and when.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
 pub struct ConsentRecord {
     pub id: Uuid,
     /// `email`, `sms` or `push`.
-    #[schema(example = "email")]
+    #[schema(value_type = ConsentChannel)]
     pub channel: String,
     /// `marketing` or `newsletter`.
-    #[schema(example = "marketing")]
+    #[schema(value_type = ConsentPurpose)]
     pub purpose: String,
     /// `true` when consent was given, `false` when it was withdrawn.
     pub granted: bool,

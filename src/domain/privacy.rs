@@ -8,6 +8,8 @@ use uuid::Uuid;
 
 use crate::domain::{
     address::Address,
+    audit::AuditAction,
+    event::ActorRole,
     preferences::{ConsentRecord, Preferences},
     profile::Profile,
 };
@@ -25,7 +27,6 @@ pub struct ProfileExport {
     /// Every change of a marketing or newsletter opt-in, oldest first.
     pub consent_records: Vec<ConsentRecord>,
     /// Every address, deleted ones included, each with all its revisions.
-    #[schema(value_type = Vec<Object>)]
     pub addresses: Vec<AddressHistory>,
     /// Every audit event about you still kept (`AUDIT_RETENTION_DAYS`), oldest first: your own changes, reads
     /// and changes by admins, exports (this one included). Who saw or changed your data, and when.
@@ -34,10 +35,11 @@ pub struct ProfileExport {
 
 /// An address as it is now (deleted or not), plus `revisions`: every revision it had, oldest first. Serialized
 /// straight into the response, so the largest export is never built as a JSON tree first.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct AddressHistory {
     #[serde(flatten)]
     pub address: Address,
+    /// Every revision of the address, oldest first.
     pub revisions: Vec<Address>,
 }
 
@@ -135,12 +137,12 @@ pub struct AccessRecord {
     #[schema(value_type = String, format = DateTime)]
     pub occurred_at: OffsetDateTime,
     /// `user` (you), `admin` or `service`.
-    #[schema(example = "admin")]
+    #[schema(value_type = ActorRole)]
     pub actor_role: String,
     /// `sub` of who acted.
     #[schema(example = "support-7")]
     pub actor_id: String,
     /// What happened, e.g. `profile.admin_viewed`, `profile.updated`, `profile.exported`.
-    #[schema(example = "profile.admin_viewed")]
+    #[schema(value_type = AuditAction)]
     pub action: String,
 }

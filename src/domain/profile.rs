@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use validator::{Validate, ValidateEmail, ValidationError};
 
 use crate::domain::{
+    codes::{LanguageTag, PhoneNumber, TimeZoneName},
     locale,
     rules::{e164, invalid, with_param},
     text, timezone,
@@ -30,23 +31,26 @@ pub struct Profile {
     #[schema(example = "Lovelace")]
     pub last_name: Option<String>,
     /// E.164 phone number.
-    #[schema(example = "+442079460000")]
+    #[schema(value_type = Option<PhoneNumber>)]
     pub phone: Option<String>,
     /// A past date, `YYYY-MM-DD`.
     #[serde(with = "ymd::option")]
     #[schema(value_type = Option<String>, format = Date, example = "1990-12-10")]
     pub date_of_birth: Option<Date>,
     /// BCP 47 language tag.
-    #[schema(example = "en-GB")]
+    #[schema(value_type = Option<LanguageTag>)]
     pub locale: Option<String>,
     /// IANA time zone.
-    #[schema(example = "Europe/London")]
+    #[schema(value_type = Option<TimeZoneName>)]
     pub timezone: Option<String>,
     /// https URL of the avatar image.
-    #[schema(example = "https://cdn.example.com/avatars/42.png")]
+    #[schema(
+        pattern = "^https://",
+        example = "https://cdn.example.com/avatars/42.png"
+    )]
     pub avatar_url: Option<String>,
     /// `active` or `suspended` (set by admins; a suspended user can read, export and erase only).
-    #[schema(example = "active")]
+    #[schema(value_type = ProfileStatus)]
     pub status: String,
     /// Current version; also the `ETag`.
     #[schema(example = 1)]
@@ -57,6 +61,32 @@ pub struct Profile {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: OffsetDateTime,
+}
+
+/// Whether the user may change their data: `suspended` profiles (set by admins) can be read, exported and
+/// erased, nothing else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileStatus {
+    Active,
+    Suspended,
+}
+
+impl ProfileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileStatus::Active => "active",
+            ProfileStatus::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "active" => Some(ProfileStatus::Active),
+            "suspended" => Some(ProfileStatus::Suspended),
+            _ => None,
+        }
+    }
 }
 
 /// A profile as the admin search lists it: enough to recognise the user; the full record is an audited read.
@@ -73,7 +103,7 @@ pub struct ProfileSummary {
     #[schema(example = "Lovelace")]
     pub last_name: Option<String>,
     /// `active` or `suspended`.
-    #[schema(example = "active")]
+    #[schema(value_type = ProfileStatus)]
     pub status: String,
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -110,7 +140,7 @@ pub struct ProfileInput {
     pub last_name: Option<String>,
     /// E.164 phone number: `+`, country code, subscriber number; at most 15 digits.
     #[validate(custom(function = "e164"))]
-    #[schema(pattern = r"^\+[1-9][0-9]{1,14}$", example = "+442079460000")]
+    #[schema(value_type = Option<PhoneNumber>)]
     pub phone: Option<String>,
     /// Date of birth, `YYYY-MM-DD`, in the past.
     #[validate(custom(function = "past_date"))]
@@ -118,15 +148,19 @@ pub struct ProfileInput {
     pub date_of_birth: Option<String>,
     /// BCP 47 language tag.
     #[validate(custom(function = "language_tag"))]
-    #[schema(max_length = 35, example = "en-GB")]
+    #[schema(value_type = Option<LanguageTag>)]
     pub locale: Option<String>,
     /// IANA time zone name.
     #[validate(custom(function = "iana_timezone"))]
-    #[schema(max_length = 64, example = "Europe/London")]
+    #[schema(value_type = Option<TimeZoneName>)]
     pub timezone: Option<String>,
     /// https URL of the avatar image, at most 2048 characters.
     #[validate(length(max = 2048), custom(function = "https_url"))]
-    #[schema(max_length = 2048, example = "https://cdn.example.com/avatars/42.png")]
+    #[schema(
+        max_length = 2048,
+        pattern = "^https://",
+        example = "https://cdn.example.com/avatars/42.png"
+    )]
     pub avatar_url: Option<String>,
 }
 

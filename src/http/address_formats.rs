@@ -23,9 +23,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_address_format))
 }
 
-/// Every country's address form: its fields in print order, the required ones, the region's name and list, the
-/// postal code's pattern and an example. What a form built from it shows is what `POST /api/v1/profiles/me/addresses`
-/// accepts. No token needed; cache it (`ETag`, `Cache-Control: public`).
+/// Every country's address form.
+///
+/// Its fields in print order, the required ones, the region's name and list, the postal code's pattern and an
+/// example. What a form built from it shows is what `POST /api/v1/profiles/me/addresses` accepts. No token
+/// needed; cache it (`ETag`, `Cache-Control: public`).
 #[utoipa::path(
     get, path = "/api/v1/address-formats", tag = "address formats", security(()),
     params(("If-None-Match" = Option<String>, Header, description = "ETag of your copy; 304 when it is current")),
@@ -42,7 +44,10 @@ async fn list_address_formats(pre: Preconditions) -> Response {
     cacheable(&pre, service::address_formats::list())
 }
 
-/// One country's address form. No token needed; cache it (`ETag`, `Cache-Control: public`).
+/// One country's address form.
+///
+/// The same entry as in the list, for one ISO 3166-1 alpha-2 code. No token needed; cache it (`ETag`,
+/// `Cache-Control: public`).
 #[utoipa::path(
     get, path = "/api/v1/address-formats/{country}", tag = "address formats", security(()),
     params(

@@ -6,6 +6,10 @@ use axum::{
     http::{HeaderValue, StatusCode, header},
     response::Response,
 };
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{RefOr, Schema},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -19,6 +23,7 @@ use crate::{
         caller::UserCaller,
         error::{ApiError, ProblemDetails},
         extract::{AppQuery, PageParams, ValidatedJson, parse_address_id},
+        openapi::merge_patch_of,
         pages::AddressPage,
         respond::{versioned, with_etag},
     },
@@ -38,6 +43,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// List your addresses, oldest first.
+///
+/// Needs a user's token (role `user`); answers only the caller's live addresses, never another user's. Pages
+/// with `limit` and the `next_cursor` of the previous page.
 #[utoipa::path(
     get, path = "/api/v1/profiles/me/addresses", tag = "addresses",
     params(PageParams),
@@ -59,6 +67,10 @@ async fn list_addresses(
 }
 
 /// Add an address. Your first one becomes your default shipping and billing address.
+///
+/// Needs a user's token and an existing profile. Validates every field (the postal code against the country's
+/// format where one is known); at most 50 live addresses. Send `Idempotency-Key` to make a retry safe. The
+/// answer's `id` and `revision` name this exact address for good.
 #[utoipa::path(
     post, path = "/api/v1/profiles/me/addresses", tag = "addresses",
     params(("If-Match" = Option<String>, Header, description = "Leave it out: a new address has no version yet, so any `If-Match` is 412 and nothing is written")),
@@ -89,6 +101,9 @@ async fn create_address(
 }
 
 /// Read one of your addresses.
+///
+/// Needs a user's token; another user's address is 404 `address_not_found`. Answers 304 to an `If-None-Match`
+/// that names the current revision.
 #[utoipa::path(
     get, path = "/api/v1/profiles/me/addresses/{address_id}", tag = "addresses",
     params(
@@ -115,6 +130,9 @@ async fn get_address(
 }
 
 /// Replace one of your addresses. Omitted optional fields are cleared; omitted `is_default_*` keep their value.
+///
+/// Needs a user's token. Writes a new immutable revision (the old one stays readable by orders); send
+/// `If-Match` with the revision you read to avoid overwriting a newer change.
 #[utoipa::path(
     put, path = "/api/v1/profiles/me/addresses/{address_id}", tag = "addresses",
     params(
@@ -144,6 +162,9 @@ async fn replace_address(
 }
 
 /// Change some fields of one of your addresses (JSON Merge Patch; `null` clears an optional field).
+///
+/// Needs a user's token. Applies the merge patch to the current address and validates the result as a whole;
+/// writes a new revision when something changed. Send `If-Match` to guard against a concurrent change.
 #[utoipa::path(
     patch, path = "/api/v1/profiles/me/addresses/{address_id}", tag = "addresses",
     params(
@@ -174,6 +195,9 @@ async fn patch_address(
 }
 
 /// Delete one of your addresses. Orders keep reading its revisions; a lost default passes to your newest address.
+///
+/// Needs a user's token. The address leaves the user's lists; its revisions stay readable through the service
+/// reads until the profile is erased.
 #[utoipa::path(
     delete, path = "/api/v1/profiles/me/addresses/{address_id}", tag = "addresses",
     params(
@@ -198,34 +222,23 @@ async fn delete_address(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A merge patch of an address: any subset of the writable fields; `null` clears an optional one.
-/// (Documentation only: the patch is applied to the current address and the result validated as `AddressInput`.)
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct AddressPatch {
-    #[schema(nullable, example = "Home")]
-    label: Option<String>,
-    #[schema(example = "Ada Lovelace")]
-    recipient_name: Option<String>,
-    #[schema(nullable)]
-    company: Option<String>,
-    #[schema(example = "12 St James's Square")]
-    line1: Option<String>,
-    #[schema(nullable)]
-    line2: Option<String>,
-    #[schema(example = "London")]
-    city: Option<String>,
-    #[schema(nullable)]
-    region: Option<String>,
-    /// Checked against the country's format.
-    #[schema(example = "SW1Y 4JH")]
-    postal_code: Option<String>,
-    #[schema(pattern = "^[A-Z]{2}$", example = "GB")]
-    country: Option<String>,
-    #[schema(nullable, pattern = r"^\+[1-9][0-9]{1,14}$")]
-    phone: Option<String>,
-    /// `true` makes this the default shipping address.
-    is_default_shipping: Option<bool>,
-    /// `true` makes this the default billing address.
-    is_default_billing: Option<bool>,
+/// A merge patch of an address (RFC 7386): any subset of `AddressInput`'s fields; `null` clears an optional one.
+/// Its schema is `AddressInput`'s with nothing required and unknown fields refused.
+pub struct AddressPatch;
+
+impl PartialSchema for AddressPatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_of::<AddressInput>(
+            "A merge patch of an address: any subset of the writable fields of `AddressInput`, with the same rules; \
+             `null` clears an optional field (the required ones cannot be cleared); an unknown field is a 422. The \
+             result is checked as a whole (a new `country` needs a `postal_code` in its format).",
+            [],
+        )
+    }
+}
+
+impl ToSchema for AddressPatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <AddressInput as ToSchema>::schemas(schemas);
+    }
 }

@@ -7,21 +7,26 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{RefOr, Schema},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::{
     auth::Caller,
     domain::{
+        audit::AuditAction,
         patch::MergePatch,
         precondition::Preconditions,
         privacy::KeptSuspension,
-        profile::{Profile, ProfileInput},
+        profile::{Profile, ProfileInput, ProfileStatus},
     },
     http::{
         error::{ApiError, FieldError, ProblemDetails},
         extract::{AppQuery, PageParams, check_user_id},
+        openapi::merge_patch_of,
         pages::{AuditEventPage, ErasureReceiptPage, ProfilePage, next_cursor},
         respond::{erased, with_etag},
     },
@@ -52,20 +57,37 @@ pub struct ProfileQuery {
     /// Case-insensitive prefix of the email, display name, first name or last name.
     #[param(max_length = 254, example = "ada")]
     pub q: Option<String>,
-    /// `active` or `suspended`.
-    #[param(example = "suspended")]
+    /// Only profiles with this status.
+    #[param(value_type = Option<ProfileStatus>)]
     pub status: Option<String>,
 }
 
-/// The profile fields an admin may change: those of a user's own PATCH, plus `status`.
-// Only documents the body: the handler takes `status` out of the merge patch and applies the rest to ProfileInput.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AdminProfilePatch {
-    #[serde(flatten)]
-    pub profile: ProfileInput,
-    /// `active` or `suspended` (a suspended user can read, export and erase, nothing else).
-    #[schema(example = "suspended")]
-    pub status: Option<String>,
+/// The body of an admin's PATCH: a merge patch of the profile (`ProfilePatch`) plus `status`. Only the fields
+/// sent change: suspending a user with `{"status": "suspended"}` leaves every other field as the user last set it.
+pub struct AdminProfilePatch;
+
+impl PartialSchema for AdminProfilePatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_of::<ProfileInput>(
+            "A merge patch of a profile by an admin: any subset of the writable fields of `ProfileInput`, and \
+             `status`. Fields not sent keep their current value; `null` clears an optional field; an unknown field \
+             is a 422.",
+            [(
+                "status",
+                serde_json::json!({
+                    "$ref": "#/components/schemas/ProfileStatus",
+                    "description": "`suspended`: the user can read, export and erase, nothing else; `active` lifts it. Cannot be `null`.",
+                }),
+            )],
+        )
+    }
+}
+
+impl ToSchema for AdminProfilePatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <ProfileInput as ToSchema>::schemas(schemas);
+        schemas.push((ProfileStatus::name().into(), ProfileStatus::schema()));
+    }
 }
 
 /// Filters of the audit trail.
@@ -76,8 +98,8 @@ pub struct AuditQuery {
     pub user_id: Option<String>,
     /// Who acted.
     pub actor_id: Option<String>,
-    /// e.g. `profile.updated`, `preferences.updated`, `profile.exported`.
-    #[param(example = "profile.suspended")]
+    /// Only events of this action.
+    #[param(value_type = Option<AuditAction>)]
     pub action: Option<String>,
     /// RFC 3339; events at or after this instant.
     #[param(format = DateTime, example = "2025-01-01T00:00:00Z")]
@@ -114,6 +136,10 @@ struct AuditCursor {
 }
 
 /// Find profiles by email or name prefix and status.
+///
+/// Role `admin` only. Pages by `user_id` with `limit` and `cursor`; `q` matches the start of the email or a
+/// name regardless of case, `status` narrows to active or suspended profiles. Reading the list is not audited;
+/// reading one profile is.
 #[utoipa::path(
     get, path = "/api/v1/admin/profiles", tag = "admin",
     params(ProfileQuery, PageParams),
@@ -144,6 +170,9 @@ async fn list_profiles(
 }
 
 /// Read a user's profile with preferences and addresses; recorded as `profile.admin_viewed`.
+///
+/// Role `admin` only. Answers the profile, its preferences and every address with all revisions, and records a
+/// `profile.admin_viewed` audit event that the user sees in their export.
 #[utoipa::path(
     get, path = "/api/v1/admin/profiles/{user_id}", tag = "admin",
     params(("user_id" = String, Path, description = "The user's id (`sub`)")),
@@ -169,6 +198,10 @@ async fn admin_get_profile(
 }
 
 /// Change a user's profile fields or suspend/reactivate it (JSON Merge Patch).
+///
+/// Role `admin` only. A merge patch: only the fields sent change, so `{"status": "suspended"}` suspends the
+/// user without touching their email or name. Changes are audited (`profile.updated`, `profile.suspended`,
+/// `profile.reactivated`) and published as change events.
 #[utoipa::path(
     patch, path = "/api/v1/admin/profiles/{user_id}", tag = "admin",
     params(
@@ -202,6 +235,9 @@ async fn admin_patch_profile(
 }
 
 /// Erase a user's profile and everything held about them; a suspended profile's suspension is kept.
+///
+/// Role `admin` only. Erases like the user's own `DELETE /api/v1/profiles/me`: profile, addresses with
+/// revisions, preferences and consent records; later reads answer 410. The answer names the erasure receipt.
 #[utoipa::path(
     delete, path = "/api/v1/admin/profiles/{user_id}", tag = "admin",
     params(
@@ -228,6 +264,9 @@ async fn admin_delete_profile(
 }
 
 /// Read the suspension kept when a suspended user's profile was erased (user id and times only).
+///
+/// Role `admin` only. A user whose suspended profile was erased keeps the suspension, so the same `sub` cannot
+/// come back active by creating a new profile.
 #[utoipa::path(
     get, path = "/api/v1/admin/kept-suspensions/{user_id}", tag = "admin",
     params(("user_id" = String, Path, description = "The user's id (`sub`)")),
@@ -249,6 +288,8 @@ async fn get_kept_suspension(
 
 /// Lift the suspension kept after a suspended user's profile was erased, so they can create a profile again;
 /// recorded as `profile.reactivated`. (A suspended profile that exists is reactivated with `PATCH`.)
+///
+/// Role `admin` only. After this the user may create a profile again; audited as `profile.reactivated`.
 #[utoipa::path(
     delete, path = "/api/v1/admin/kept-suspensions/{user_id}", tag = "admin",
     params(
@@ -274,6 +315,9 @@ async fn lift_kept_suspension(
 }
 
 /// Read the audit trail, oldest first.
+///
+/// Role `admin` only. Filters by the user the event is about, who acted, the action and a time range; pages
+/// with `limit` and `cursor`. Events hold field names, never values.
 #[utoipa::path(
     get, path = "/api/v1/admin/audit-events", tag = "admin",
     params(AuditQuery, PageParams),
@@ -292,7 +336,7 @@ async fn list_audit_events(
     let filter = AuditFilter {
         target_user_id: query.user_id,
         actor_id: query.actor_id,
-        action: query.action,
+        action: parse_action(query.action)?,
         since: parse_instant("since", query.since.as_deref())?,
         until: parse_instant("until", query.until.as_deref())?,
         after_id: page.cursor::<AuditCursor>()?.map(|c| c.after_id),
@@ -307,6 +351,9 @@ async fn list_audit_events(
 }
 
 /// The erasure receipts, oldest first: was this user erased, when, by whom, and how much was removed.
+///
+/// Role `admin` only. Receipts hold ids, times and counts, no personal data; they are kept after the data is
+/// gone.
 #[utoipa::path(
     get, path = "/api/v1/admin/erasures", tag = "admin",
     params(ErasureQuery, PageParams),
@@ -338,6 +385,21 @@ async fn list_erasures(
         items: found.items,
         next_cursor,
     }))
+}
+
+/// The `action` filter, or a 422 when it names no action the audit trail records.
+fn parse_action(raw: Option<String>) -> Result<Option<String>, ApiError> {
+    match raw {
+        Some(raw) if AuditAction::parse(&raw).is_none() => {
+            let allowed: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+            Err(ApiError::from(
+                FieldError::new("action", "invalid_value")
+                    .message("invalid_value.one_of")
+                    .with("allowed", allowed.join(", ")),
+            ))
+        }
+        raw => Ok(raw),
+    }
 }
 
 fn parse_instant(field: &str, raw: Option<&str>) -> Result<Option<OffsetDateTime>, ApiError> {

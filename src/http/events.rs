@@ -42,7 +42,7 @@ pub struct EventQuery {
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// Only these event types, comma-separated (e.g. `address.defaults_changed,profile.erased`).
-    #[param(example = "profile.erased")]
+    #[param(value_type = Option<Vec<EventType>>, example = "profile.erased")]
     #[serde(rename = "type")]
     pub types: Option<String>,
     /// Only this user's events.
@@ -72,6 +72,10 @@ pub struct EventPage {
 }
 
 /// Read the change feed: events of every user, in one global order, with no personal data.
+///
+/// Role `service` or `admin`, or scope `events:read`. Resume with the previous page's `next_cursor` as `after`;
+/// `wait` holds the request open until an event arrives. Events name resources and fields, never values
+/// (docs/events.md).
 #[utoipa::path(
     get, path = "/api/v1/events", tag = "events",
     params(EventQuery),

@@ -24,6 +24,9 @@ pub struct Health {
 }
 
 /// Liveness: 200 while the process serves.
+///
+/// No token needed. Answers 200 while the process serves requests, whatever its dependencies; for load
+/// balancers' liveness checks.
 #[utoipa::path(get, path = "/health", tag = "operations", security(()),
     responses((status = 200, description = "The process serves", body = Health)))]
 async fn health() -> Json<Health> {
@@ -32,7 +35,8 @@ async fn health() -> Json<Health> {
 
 /// Readiness: 200 when the database answers, 503 when it does not or while the process drains to stop.
 ///
-/// Optional dependencies only degrade it (`degraded`, still 200).
+/// No token needed. Reports each dependency (database, read replica, cache, auth service with its breaker
+/// state); an optional one that is down makes the report `degraded` (still 200).
 #[utoipa::path(get, path = "/health/ready", tag = "operations", security(()),
     responses(
         (status = 200, description = "Ready (possibly degraded)", body = Readiness),

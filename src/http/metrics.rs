@@ -214,7 +214,11 @@ pub fn method_label(method: &axum::http::Method) -> &'static str {
 }
 
 /// Prometheus metrics of this process (text format). Not for the public internet: expose it only to the
-/// scraper's network. With `METRICS_PORT` set it is served on that port only, and the API port answers 404.
+/// scraper's network.
+///
+/// No token needed. Requests by method, route template and status, latency histograms, pool, cache and
+/// auth-verification counters, breaker state. With `METRICS_PORT` set it is served on that port only, and the
+/// API port answers 404.
 #[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
     responses((status = 200, description = "Prometheus text exposition format 0.0.4",
         content_type = "text/plain; version=0.0.4", body = String)))]

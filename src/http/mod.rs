@@ -70,7 +70,11 @@ pub fn router(state: AppState) -> Router {
     // `DOCS_ENABLED=false` serves neither the UI nor the document: both fall through to 404 `not_found`.
     // The `openapi` command still prints the document.
     let routes = if state.config.docs_enabled {
-        routes.merge(SwaggerUi::new("/docs").url("/api-docs/openapi.json", api))
+        routes.merge(
+            SwaggerUi::new("/docs")
+                .url("/api-docs/openapi.json", api)
+                .config(docs_config()),
+        )
     } else {
         routes
     };
@@ -88,6 +92,12 @@ pub fn router(state: AppState) -> Router {
             middleware::database_gate,
         ));
     with_layers(app, &state.config).with_state(state)
+}
+
+/// Swagger UI works offline under any host name: it never asks the public validator service for a badge (which
+/// it does by default when the host is not `localhost`, sending it the document's URL).
+fn docs_config() -> utoipa_swagger_ui::Config<'static> {
+    utoipa_swagger_ui::Config::default().validator_url("none")
 }
 
 /// The layers every route gets. Outermost first: the protective headers and CORS (so every answer, timeouts

@@ -1,10 +1,15 @@
-//! The OpenAPI document: info, bearer security, and the problem responses every operation can give.
+//! The OpenAPI document: info, bearer security, the problem responses every operation can give, the response
+//! headers each answer carries (`headers`), the service reads' `?fields=` (`fields`), and the links between
+//! operations (`links`).
+
+mod fields;
+mod headers;
+mod links;
 
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        Object, Ref, RefOr, Type,
-        header::HeaderBuilder,
+        Ref, RefOr, Type,
         response::ResponseBuilder,
         security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme},
     },
@@ -18,6 +23,7 @@ use crate::http::error::{FieldError, ProblemDetails};
         title = "User Profile Service",
         description = "Profiles, addresses and preferences of the shop's users. Errors are RFC 9457 \
                        `application/problem+json` with a stable `code`. Authenticate with `Authorization: Bearer <JWT>`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     servers((url = "/", description = "This server")),
     components(schemas(ProblemDetails, FieldError)),
@@ -43,7 +49,130 @@ pub fn finish(mut openapi: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi
     crate::http::idempotency::document(&mut openapi);
     add_event_catalogue(&mut openapi);
     crate::http::language::document(&mut openapi);
+    plain_header_parameters(&mut openapi);
+    fields::describe(&mut openapi);
+    empty_query_values(&mut openapi);
+    text_patterns(&mut openapi);
+    headers::declare(&mut openapi);
+    links::add(&mut openapi);
     openapi
+}
+
+/// Every operation of the document with its path and lower-case method.
+pub(crate) fn operations_mut(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = (&str, &'static str, &mut utoipa::openapi::path::Operation)> {
+    openapi.paths.paths.iter_mut().flat_map(|(path, item)| {
+        [
+            ("get", item.get.as_mut()),
+            ("put", item.put.as_mut()),
+            ("post", item.post.as_mut()),
+            ("patch", item.patch.as_mut()),
+            ("delete", item.delete.as_mut()),
+        ]
+        .into_iter()
+        .filter_map(move |(method, op)| op.map(|op| (path.as_str(), method, op)))
+    })
+}
+
+/// Request headers are optional strings, never `null`: a generated client must leave a header out rather than
+/// send an empty one (utoipa writes an `Option<String>` parameter as `["string", "null"]`).
+fn plain_header_parameters(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Schema, path::ParameterIn, schema::SchemaType};
+    for (_, _, op) in operations_mut(openapi) {
+        for parameter in op.parameters.iter_mut().flatten() {
+            let RefOr::T(parameter) = parameter else {
+                continue;
+            };
+            if parameter.parameter_in != ParameterIn::Header {
+                continue;
+            }
+            if let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() {
+                schema.schema_type = SchemaType::Type(Type::String);
+            }
+        }
+    }
+}
+
+/// An empty query value counts as absent (`?cursor=` is no cursor), as `AppQuery` reads every query string:
+/// `allowEmptyValue` says so (utoipa has no field for it, so it goes in as an extension-style key).
+fn empty_query_values(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    for (_, _, op) in operations_mut(openapi) {
+        for parameter in op.parameters.iter_mut().flatten() {
+            let RefOr::T(parameter) = parameter else {
+                continue;
+            };
+            if parameter.parameter_in == ParameterIn::Query {
+                parameter
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("allowEmptyValue".into(), true.into());
+            }
+        }
+    }
+}
+
+/// The request bodies whose free text follows `codes::TEXT_PATTERN`.
+const TEXT_INPUTS: [&str; 5] = [
+    "ProfileInput",
+    "ProfilePatch",
+    "AdminProfilePatch",
+    "AddressInput",
+    "AddressPatch",
+];
+
+/// Gives every free-text property of the request bodies (a string with no pattern, format or enum of its own)
+/// the rule the handlers apply to it: no control or invisible character, not blank.
+fn text_patterns(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Schema, schema::SchemaType};
+    let Some(components) = openapi.components.as_mut() else {
+        return;
+    };
+    for name in TEXT_INPUTS {
+        let Some(RefOr::T(Schema::Object(input))) = components.schemas.get_mut(name) else {
+            continue;
+        };
+        for property in input.properties.values_mut() {
+            let RefOr::T(Schema::Object(property)) = property else {
+                continue;
+            };
+            let text = match &property.schema_type {
+                SchemaType::Type(t) => *t == Type::String,
+                SchemaType::Array(types) => types.contains(&Type::String),
+                SchemaType::AnyValue => false,
+            };
+            if text
+                && property.pattern.is_none()
+                && property.format.is_none()
+                && property.enum_values.is_none()
+            {
+                property.pattern = Some(crate::domain::codes::TEXT_PATTERN.to_string());
+            }
+        }
+    }
+}
+
+/// The schema of a JSON Merge Patch (RFC 7386) over the input `T`: `T`'s properties and rules with nothing
+/// required, plus `extra` properties; a property that may be `null` in `T` may be `null` here (it clears the
+/// field), a required one may not; unknown keys are refused, as the handler answers them 422.
+pub fn merge_patch_of<T: utoipa::PartialSchema>(
+    description: &str,
+    extra: impl IntoIterator<Item = (&'static str, serde_json::Value)>,
+) -> RefOr<utoipa::openapi::Schema> {
+    let mut schema = serde_json::to_value(T::schema()).unwrap_or_default();
+    if let Some(object) = schema.as_object_mut() {
+        object.remove("required");
+        object.insert("description".into(), description.into());
+        object.insert("additionalProperties".into(), false.into());
+        let properties = object
+            .entry("properties")
+            .or_insert_with(|| serde_json::json!({}));
+        for (name, property) in extra {
+            properties[name] = property;
+        }
+    }
+    serde_json::from_value(schema).unwrap_or_default()
 }
 
 /// One schema per change event type (`ProfileCreatedEvent`, ...): the `Event` with its `type` fixed and its
@@ -99,10 +228,14 @@ const CURSOR: &str = "^[A-Za-z0-9_-]*$";
 const NO_CONTROL_CHARACTERS: &str = "^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]*$";
 
 /// Writes the formats the handlers enforce on path and query parameters into the document, so that generated
-/// clients and requests know them: opaque cursors, the status filter, and text without control characters.
+/// clients and requests know them: opaque cursors, and text without control characters.
 /// (Headers keep their prose: a malformed `If-Match` is a documented 412, SPEC section 7.)
 fn add_parameter_formats(openapi: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::{Schema, path::ParameterIn, schema::SchemaType};
+    use utoipa::openapi::{
+        Schema,
+        path::{ParameterIn, ParameterStyle},
+        schema::SchemaType,
+    };
     for item in openapi.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -121,6 +254,11 @@ fn add_parameter_formats(openapi: &mut utoipa::openapi::OpenApi) {
                 RefOr::Ref(_) => None,
             });
         for parameter in parameters {
+            // A list in one query value, comma-separated (`?type=a,b`), as the handler splits it.
+            if parameter.parameter_in == ParameterIn::Query && parameter.name == "type" {
+                parameter.style = Some(ParameterStyle::Form);
+                parameter.explode = Some(false);
+            }
             let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
                 continue;
             };
@@ -139,7 +277,8 @@ fn add_parameter_formats(openapi: &mut utoipa::openapi::OpenApi) {
             schema.pattern = Some(
                 match (&parameter.parameter_in, parameter.name.as_str()) {
                     (ParameterIn::Query, "cursor" | "after") => CURSOR,
-                    (ParameterIn::Query, "status") => "^(active|suspended)?$",
+                    // `check_user_id`: no control and no invisible character.
+                    (ParameterIn::Path, "user_id") => crate::domain::codes::PLAIN_TEXT_PATTERN,
                     _ => NO_CONTROL_CHARACTERS,
                 }
                 .to_string(),
@@ -272,36 +411,12 @@ fn add_rate_limited(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+/// The 429 answer; its headers (`Retry-After`, `RateLimit-*`) are declared by `headers::declare`.
 fn rate_limited() -> RefOr<utoipa::openapi::Response> {
-    let mut response = ResponseBuilder::new().description(
+    problem(
         "`rate_limited`: the caller has used its budget of reads or of writes for this minute \
          (`RATE_LIMIT_*`); answers within the budget carry the `RateLimit-*` headers too",
-    );
-    for (name, description) in [
-        ("Retry-After", "Seconds until the caller's window ends"),
-        (
-            "RateLimit-Limit",
-            "Requests of this class (reads or writes) allowed per one-minute window",
-        ),
-        (
-            "RateLimit-Remaining",
-            "Requests left in the window (0 here)",
-        ),
-        (
-            "RateLimit-Reset",
-            "Seconds until the window ends and the budget is whole again",
-        ),
-    ] {
-        let header = HeaderBuilder::new()
-            .schema(Some(Object::with_type(Type::Integer)))
-            .description(Some(description))
-            .build();
-        response = response.header(name, header);
-    }
-    let body = utoipa::openapi::ContentBuilder::new()
-        .schema(Some(Ref::from_schema_name("ProblemDetails")))
-        .build();
-    RefOr::T(response.content("application/problem+json", body).build())
+    )
 }
 
 pub(crate) fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {

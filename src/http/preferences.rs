@@ -25,6 +25,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Read your preferences; the documented defaults (version 0) until you set any.
+///
+/// Needs a user's token and an existing profile. Until the user sets anything the answer is the documented
+/// defaults with version 0 and `updated_at` null.
 #[utoipa::path(
     get, path = "/api/v1/profiles/me/preferences", tag = "preferences",
     params(("If-None-Match" = Option<String>, Header, description = "ETag of your copy; 304 when it is current")),
@@ -46,6 +49,10 @@ async fn get_preferences(
 }
 
 /// Replace your preferences; a field you leave out (or send as `null`) takes its default.
+///
+/// Needs a user's token and an existing profile. Every change of a marketing or newsletter opt-in is kept as a
+/// consent record. Send `If-Match` with the version you read (`"0"` while still the defaults) to avoid
+/// overwriting a newer change.
 #[utoipa::path(
     put, path = "/api/v1/profiles/me/preferences", tag = "preferences",
     params(
@@ -72,6 +79,9 @@ async fn put_preferences(
 }
 
 /// Change some preferences (JSON Merge Patch; `null` resets a field to its default).
+///
+/// Needs a user's token and an existing profile. Nested groups are merged (`{"notifications": {"email":
+/// {"marketing": true}}}` changes one opt-in); an unknown key, or a group that is not an object, is a 422.
 #[utoipa::path(
     patch, path = "/api/v1/profiles/me/preferences", tag = "preferences",
     params(("If-Match" = Option<String>, Header, description = "Apply only if the preferences are at this ETag (`\"0\"`: still the defaults): `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing")),

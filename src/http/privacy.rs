@@ -23,6 +23,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Download everything held about you: profile, preferences, consent records, addresses with all revisions.
+///
+/// Needs a user's token. The answer is one JSON document to download (`Content-Disposition: attachment`), never
+/// cached; the export itself is audited as `profile.exported`.
 #[utoipa::path(
     get, path = "/api/v1/profiles/me/export", tag = "privacy",
     responses(

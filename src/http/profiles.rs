@@ -6,6 +6,10 @@ use axum::{
     http::{StatusCode, header},
     response::Response,
 };
+use utoipa::{
+    PartialSchema, ToSchema,
+    openapi::{RefOr, Schema},
+};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
@@ -18,6 +22,7 @@ use crate::{
         caller::UserCaller,
         error::{ApiError, ProblemDetails},
         extract::ValidatedJson,
+        openapi::merge_patch_of,
         respond::{erased, respond_entry, with_etag},
     },
     service::{self, profiles::Put},
@@ -36,6 +41,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 const PATH: &str = "/api/v1/profiles/me";
 
 /// Read your profile.
+///
+/// Needs a user's token (role `user`). Acts on the token's `sub` only: there is no way to name another user
+/// here. Answers 304 to an `If-None-Match` that names the current version.
 #[utoipa::path(
     get, path = "/api/v1/profiles/me", tag = "profiles",
     params(("If-None-Match" = Option<String>, Header, description = "ETag of your copy; 304 when it is current")),
@@ -58,6 +66,10 @@ async fn get_profile(
 
 /// Create your profile (201) or replace it (200). After erasing a suspended profile, 403 `profile_suspended`
 /// until an admin lifts the kept suspension.
+///
+/// Needs a user's token. The email must be unique regardless of case. Send `If-None-Match: *` to create only,
+/// or `If-Match` with the version you read to replace only that version; send `Idempotency-Key` to make a retry
+/// safe.
 #[utoipa::path(
     put, path = "/api/v1/profiles/me", tag = "profiles",
     params(
@@ -94,6 +106,9 @@ async fn put_profile(
 }
 
 /// Change some fields of your profile (JSON Merge Patch; `null` clears an optional field).
+///
+/// Needs a user's token. Applies the merge patch to the stored profile and validates the result; a change of
+/// email needs a recent login. Send `If-Match` to guard against a concurrent change.
 #[utoipa::path(
     patch, path = "/api/v1/profiles/me", tag = "profiles",
     params(("If-Match" = Option<String>, Header, description = "Apply only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing")),
@@ -119,6 +134,10 @@ async fn patch_profile(
 
 /// Erase your profile and everything held about you (addresses, revisions, preferences, consent records). Needs
 /// a recent login; leaves an erasure receipt, whose id the answer carries.
+///
+/// Needs a user's token with a recent login (`auth_time`). Removes the profile, every address and revision, the
+/// preferences and the consent records; the audit trail keeps ids and actions only, and the email is free again
+/// at once. Later service reads answer 410.
 #[utoipa::path(
     delete, path = "/api/v1/profiles/me", tag = "profiles",
     params(("If-Match" = Option<String>, Header, description = "Erase only if the profile is at this ETag: `*` or a list of strong entity tags such as `\"3\"`; any other value (`3`, `W/\"3\"`, empty) is 412 and writes nothing")),
@@ -139,31 +158,22 @@ async fn delete_profile(
     Ok(erased(&receipt))
 }
 
-/// A merge patch of a profile: any subset of the writable fields; `null` clears an optional one.
-/// (Documentation only: the patch is applied to the stored profile and the result validated as `ProfileInput`.)
-#[derive(utoipa::ToSchema)]
-#[allow(dead_code)]
-pub struct ProfilePatch {
-    #[schema(format = Email, max_length = 254, example = "ada@example.com")]
-    email: Option<String>,
-    #[schema(min_length = 1, max_length = 100, example = "Ada")]
-    display_name: Option<String>,
-    #[schema(nullable, min_length = 1, max_length = 100)]
-    first_name: Option<String>,
-    #[schema(nullable, min_length = 1, max_length = 100)]
-    last_name: Option<String>,
-    #[schema(nullable, pattern = r"^\+[1-9][0-9]{1,14}$", example = "+442079460000")]
-    phone: Option<String>,
-    #[schema(nullable, format = Date, example = "1990-12-10")]
-    date_of_birth: Option<String>,
-    #[schema(nullable, max_length = 35, example = "en-GB")]
-    locale: Option<String>,
-    #[schema(nullable, max_length = 64, example = "Europe/London")]
-    timezone: Option<String>,
-    #[schema(
-        nullable,
-        max_length = 2048,
-        example = "https://cdn.example.com/avatars/42.png"
-    )]
-    avatar_url: Option<String>,
+/// A merge patch of a profile (RFC 7386): any subset of `ProfileInput`'s fields; `null` clears an optional one.
+/// Its schema is `ProfileInput`'s with nothing required and unknown fields refused.
+pub struct ProfilePatch;
+
+impl PartialSchema for ProfilePatch {
+    fn schema() -> RefOr<Schema> {
+        merge_patch_of::<ProfileInput>(
+            "A merge patch of a profile: any subset of the writable fields of `ProfileInput`, with the same rules; \
+             `null` clears an optional field (`email` and `display_name` cannot be cleared); an unknown field is a 422.",
+            [],
+        )
+    }
+}
+
+impl ToSchema for ProfilePatch {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <ProfileInput as ToSchema>::schemas(schemas);
+    }
 }

@@ -40,6 +40,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Read a user's profile (role `service` or `admin`, scope `profiles:read`, or the user themself).
 /// `date_of_birth` and `phone` only with scope `profiles:read_sensitive` too (or a role, or the user).
+///
+/// Served from the read replica when one is configured. `?fields=` asks for less; an erased user answers 410
+/// `profile_erased`.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/profile", tag = "service reads",
     security(("bearer" = ["profiles:read"]), ("bearer" = ["profiles:read", "profiles:read_sensitive"])),
@@ -73,6 +76,9 @@ async fn get_user_profile(
 }
 
 /// List a user's live addresses, oldest first.
+///
+/// Role `service` or `admin`, scope `addresses:read`, or the user themself. Live addresses only; pages with
+/// `limit` and `cursor`; `?fields=` asks for fewer fields.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/addresses", tag = "service reads",
     security(("bearer" = ["addresses:read"])),
@@ -102,6 +108,9 @@ async fn list_user_addresses(
 }
 
 /// A user's default shipping and billing addresses, for checkout.
+///
+/// Role `service` or `admin`, scope `addresses:read`, or the user themself. Each default is `null` only while
+/// the user has no address; store the `(id, revision)` you ship or bill to with the order.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/addresses/defaults", tag = "service reads",
     security(("bearer" = ["addresses:read"])),
@@ -131,6 +140,9 @@ async fn get_default_addresses(
 }
 
 /// Read one address of a user in its current state; a deleted one too, with `deleted_at` set.
+///
+/// Role `service` or `admin`, scope `addresses:read`, or the user themself. For an order placed earlier, read
+/// the stored revision instead: it never changes.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/addresses/{address_id}", tag = "service reads",
     security(("bearer" = ["addresses:read"])),
@@ -166,6 +178,9 @@ async fn get_user_address(
 
 /// Read an address exactly as it was at one revision. It never changes, even after the address is edited or
 /// deleted; after the user's erasure it answers 410 `address_erased`.
+///
+/// Role `service` or `admin`, scope `addresses:read`, or the user themself. Answers 304 to an `If-None-Match`
+/// that names the revision.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/addresses/{address_id}/revisions/{revision}", tag = "service reads",
     security(("bearer" = ["addresses:read"])),

@@ -24,6 +24,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 /// Read a user's preferences (role `service` or `admin`, scope `preferences:read`, or the user themself); no
 /// profile field.
+///
+/// Served from the read replica when one is configured; `?fields=` asks for fewer top-level fields. An erased
+/// user answers 410 `profile_erased`.
 #[utoipa::path(
     get, path = "/api/v1/users/{user_id}/preferences", tag = "service reads",
     security(("bearer" = ["preferences:read"])),

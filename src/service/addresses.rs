@@ -10,7 +10,7 @@ use crate::{
     db::{self, Pool, Tx},
     domain::{
         address::{Address, AddressInput, Defaults, MAX_ADDRESSES_PER_USER, resolve_defaults},
-        audit::changed_fields,
+        audit::{AuditAction, changed_fields},
         event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
@@ -89,7 +89,14 @@ pub async fn create(
     );
     emit(&mut tx, caller, change).await?;
     emit_gained_defaults(&mut tx, caller, &address, Defaults::default()).await?;
-    record(&mut tx, caller, "address.created", user_id, fields).await?;
+    record(
+        &mut tx,
+        caller,
+        AuditAction::AddressCreated,
+        user_id,
+        fields,
+    )
+    .await?;
     commit(tx, state, &[cache::defaults_key(user_id)]).await?;
     Ok(address)
 }
@@ -199,7 +206,14 @@ async fn save(
     take_defaults(&mut tx, caller, existing.id, defaults, now).await?;
     let address = db::addresses::update(&mut tx, existing.id, &input, defaults, now).await?;
     revised(&mut tx, caller, &address, before, fields.clone()).await?;
-    record(&mut tx, caller, "address.updated", &caller.user_id, fields).await?;
+    record(
+        &mut tx,
+        caller,
+        AuditAction::AddressUpdated,
+        &caller.user_id,
+        fields,
+    )
+    .await?;
     commit(tx, state, &[cache::defaults_key(&caller.user_id)]).await?;
     Ok(address)
 }
@@ -276,7 +290,14 @@ async fn set_defaults(
     let saved = db::addresses::set_defaults(tx, address.id, after, now).await?;
     let fields = Defaults::of(address).changed_fields(after);
     revised(tx, caller, &saved, Defaults::of(address), fields.clone()).await?;
-    record(tx, caller, "address.updated", &caller.user_id, fields).await
+    record(
+        tx,
+        caller,
+        AuditAction::AddressUpdated,
+        &caller.user_id,
+        fields,
+    )
+    .await
 }
 
 /// The events of a new revision of `address` (which held `before`): `address.revised`, and

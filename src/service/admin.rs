@@ -8,13 +8,13 @@ use crate::{
     auth::Caller,
     cache, clock, db,
     domain::{
-        audit::{AuditEvent, changed_fields},
+        audit::{AuditAction, AuditEvent, changed_fields},
         event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
         preferences::Preferences,
         privacy::{ErasureReceipt, KeptSuspension},
-        profile::{Profile, ProfileInput, ProfileSummary},
+        profile::{Profile, ProfileInput, ProfileStatus, ProfileSummary},
         validation::{FieldError, sorted},
     },
     service::{Error, Page, Result, commit, emit_and_record, error::ProfileWriteExt, record},
@@ -36,7 +36,6 @@ pub struct AdminProfileView {
     /// The defaults (version 0) when the user never set any.
     pub preferences: Preferences,
     /// Every address, deleted ones included, each with all its revisions.
-    #[schema(value_type = Vec<Object>)]
     pub addresses: Vec<crate::domain::privacy::AddressHistory>,
 }
 
@@ -81,7 +80,14 @@ pub async fn view_profile(
         .await?
         .unwrap_or_else(Preferences::defaults);
     let addresses = db::export::addresses_with_revisions(&mut tx, user_id).await?;
-    record(&mut tx, caller, "profile.admin_viewed", user_id, vec![]).await?;
+    record(
+        &mut tx,
+        caller,
+        AuditAction::ProfileAdminViewed,
+        user_id,
+        vec![],
+    )
+    .await?;
     commit(tx, state, &[]).await?;
     Ok(AdminProfileView {
         profile,
@@ -134,7 +140,7 @@ pub async fn patch_profile(
         emit_and_record(&mut tx, caller, change).await?;
     }
     if let Some(status) = new_status {
-        let kind = if status == "suspended" {
+        let kind = if status == ProfileStatus::Suspended.as_str() {
             EventType::ProfileSuspended
         } else {
             EventType::ProfileReactivated
@@ -171,7 +177,7 @@ pub async fn lift_kept_suspension(
     record(
         &mut tx,
         caller,
-        "profile.reactivated",
+        AuditAction::ProfileReactivated,
         user_id,
         vec!["status".into()],
     )
@@ -214,11 +220,9 @@ fn take_status(patch: &mut MergePatch) -> std::result::Result<Option<&'static st
 }
 
 fn parse_status(raw: &str) -> std::result::Result<&'static str, FieldError> {
-    match raw {
-        "active" => Ok("active"),
-        "suspended" => Ok("suspended"),
-        _ => Err(invalid_status()),
-    }
+    ProfileStatus::parse(raw)
+        .map(ProfileStatus::as_str)
+        .ok_or_else(invalid_status)
 }
 
 fn invalid_status() -> FieldError {

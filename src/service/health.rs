@@ -11,7 +11,7 @@ use crate::{db, state::AppState};
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DependencyCheck {
     /// `up`, `down`, `degraded`, `disabled`, or `unknown` (the auth service before any call has succeeded).
-    #[schema(example = "up")]
+    #[schema(value_type = DependencyStatus)]
     pub status: String,
     /// Whether readiness fails when this dependency is down.
     pub required: bool,
@@ -22,12 +22,33 @@ pub struct DependencyCheck {
     pub detail: Option<String>,
 }
 
+/// The state of one dependency, as readiness reports it.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DependencyStatus {
+    Up,
+    Down,
+    Degraded,
+    Disabled,
+    Unknown,
+}
+
+/// Whether the service can serve.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadinessStatus {
+    Ready,
+    Degraded,
+    Unavailable,
+    Draining,
+}
+
 /// Readiness report.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
     /// `ready`, `degraded` (an optional dependency is down), `unavailable` (a required one is) or `draining`
     /// (the process is stopping: take it out of the load balancer).
-    #[schema(example = "ready")]
+    #[schema(value_type = ReadinessStatus)]
     pub status: &'static str,
     pub checks: BTreeMap<String, DependencyCheck>,
 }

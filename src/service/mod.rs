@@ -26,7 +26,7 @@ use crate::{
     clock,
     db::{self, Tx},
     domain::{
-        audit::AuditEvent,
+        audit::{AuditAction, AuditEvent},
         event::{ActorRole, Change, Event},
         profile::Profile,
     },
@@ -79,11 +79,11 @@ fn audit_event(
 async fn record(
     tx: &mut Tx,
     caller: &Caller,
-    action: &str,
+    action: AuditAction,
     target_user_id: &str,
     changed_fields: Vec<String>,
 ) -> Result<()> {
-    let event = audit_event(caller, action, target_user_id, changed_fields);
+    let event = audit_event(caller, action.as_str(), target_user_id, changed_fields);
     Ok(db::audit::record(tx, &event).await?)
 }
 
@@ -95,7 +95,7 @@ async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
 }
 
 /// [`emit`] and [`record`] of one change (its audit action is the event's type, its target the event's user),
-/// written in one round trip.
+/// written in one round trip. Only for the types that are also audit actions (`AuditAction::of_event`).
 async fn emit_and_record(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
     let audit = audit_event(
         caller,

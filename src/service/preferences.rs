@@ -6,7 +6,7 @@ use crate::{
     clock,
     db::{self, Pool, Tx},
     domain::{
-        audit::changed_fields,
+        audit::{AuditAction, changed_fields},
         event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
@@ -136,7 +136,12 @@ async fn store(
     let now = clock::now();
     let saved = db::preferences::save(&mut tx, &caller.user_id, &settings, now).await?;
     emit_changes(&mut tx, caller, &saved, &fields, &consents).await?;
-    let event = audit_event(caller, "preferences.updated", &caller.user_id, fields);
+    let event = audit_event(
+        caller,
+        AuditAction::PreferencesUpdated.as_str(),
+        &caller.user_id,
+        fields,
+    );
     let request_id = event.request_id.as_deref();
     db::preferences::record_consents(&mut tx, &caller.user_id, &consents, now, request_id).await?;
     db::audit::record(&mut tx, &event).await?;

@@ -8,6 +8,7 @@ use crate::{
     clock,
     db::{self, erasures::Erasure},
     domain::{
+        audit::AuditAction,
         preferences::Preferences,
         privacy::{ErasureActor, ProfileExport},
     },
@@ -29,7 +30,14 @@ pub async fn export(state: &AppState, caller: &Caller) -> Result<ProfileExport> 
         .unwrap_or_else(Preferences::defaults);
     let consent_records = db::preferences::consent_records(&mut tx, user_id).await?;
     let addresses = db::export::addresses_with_revisions(&mut tx, user_id).await?;
-    record(&mut tx, caller, "profile.exported", user_id, vec![]).await?;
+    record(
+        &mut tx,
+        caller,
+        AuditAction::ProfileExported,
+        user_id,
+        vec![],
+    )
+    .await?;
     let audit_events = db::audit::about_user(&mut tx, user_id).await?;
     commit(tx, state, &[]).await?;
     Ok(ProfileExport {

@@ -6,7 +6,7 @@ use crate::{
     clock,
     db::{self, Tx},
     domain::{
-        audit::changed_fields,
+        audit::{AuditAction, changed_fields},
         event::{Change, EventType},
         patch::MergePatch,
         precondition::Preconditions,
@@ -175,7 +175,14 @@ pub async fn erase(
     emit(&mut tx, caller, change).await?;
     // A profile created again under this id starts a new sequence, as it starts a new life downstream.
     db::events::forget_sequence(&mut tx, user_id).await?;
-    record(&mut tx, caller, "profile.deleted", user_id, vec![]).await?;
+    record(
+        &mut tx,
+        caller,
+        AuditAction::ProfileDeleted,
+        user_id,
+        vec![],
+    )
+    .await?;
     commit(tx, state, &cache::user_keys(user_id)).await?;
     Ok(receipt)
 }

@@ -398,6 +398,38 @@ async fn admin_patch_suspends_and_reactivates_with_one_audit_event_each() {
 }
 
 #[tokio::test]
+async fn admin_patch_with_only_status_keeps_the_email_the_user_changed_after_the_admin_read_the_profile()
+ {
+    let app = TestApp::spawn().await;
+    let user = app.create_profile("u1", "old@example.com").await;
+    let token = admin(&app);
+    let path = format!("{PROFILES}/u1");
+    let stale = app.get(&path, &token).await.json();
+    app.patch_json(
+        "/api/v1/profiles/me",
+        &user,
+        &json!({"email": "new@example.com", "display_name": "Newer"}),
+    )
+    .await;
+
+    let suspended = app
+        .patch_json(&path, &token, &json!({"status": "suspended"}))
+        .await;
+
+    assert_eq!(stale["profile"]["email"], "old@example.com");
+    assert_eq!(suspended.status, StatusCode::OK);
+    let profile = suspended.json();
+    assert_eq!(profile["status"], "suspended");
+    assert_eq!(profile["email"], "new@example.com");
+    assert_eq!(profile["display_name"], "Newer");
+    let events = all_events(&app, "user_id=u1&actor_id=ops").await;
+    assert_eq!(
+        actions(&events),
+        ["profile.admin_viewed", "profile.suspended"]
+    );
+}
+
+#[tokio::test]
 async fn admin_patch_changes_profile_fields_and_records_profile_updated_by_the_admin() {
     let app = TestApp::spawn().await;
     app.create_profile("u1", "a@example.com").await;
@@ -593,6 +625,20 @@ async fn audit_events_refuse_timestamps_that_are_not_rfc_3339() {
         assert_eq!(problem["errors"][0]["field"], field);
         assert_eq!(problem["errors"][0]["code"], "invalid_format");
     }
+}
+
+#[tokio::test]
+async fn audit_events_refuse_an_action_the_trail_never_records_with_422_naming_action() {
+    let app = TestApp::spawn().await;
+    let token = admin(&app);
+
+    let problem = app
+        .get(&format!("{EVENTS}?action=profile.hacked"), &token)
+        .await
+        .assert_problem(422, "validation_failed");
+
+    assert_eq!(problem["errors"][0]["field"], "action");
+    assert_eq!(problem["errors"][0]["code"], "invalid_value");
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod architecture;
 mod auth;
 mod auth_remote;
 mod cache;
+mod contract;
 mod conventions;
 mod data_limits;
 mod docs;

@@ -126,6 +126,20 @@ async fn swagger_ui_is_served_from_the_binary() {
 }
 
 #[tokio::test]
+async fn swagger_ui_is_configured_to_ask_no_validator_service() {
+    let app = TestApp::spawn().await;
+
+    let initializer = app
+        .request(Method::GET, "/docs/swagger-initializer.js", None, None, &[])
+        .await;
+
+    assert_eq!(initializer.status, StatusCode::OK);
+    let script = String::from_utf8_lossy(&initializer.body).replace(char::is_whitespace, "");
+    assert!(script.contains("\"validatorUrl\":\"none\""), "{script}");
+    assert!(script.contains("/api-docs/openapi.json"), "{script}");
+}
+
+#[tokio::test]
 async fn the_openapi_command_prints_the_same_document() {
     let app = TestApp::spawn().await;
     let served = spec(&app).await;

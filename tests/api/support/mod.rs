@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod contract;
 pub mod replica;
 
 #[allow(unused_imports)]
@@ -237,8 +238,24 @@ impl TestApp {
         self.send(builder.body(body).unwrap()).await
     }
 
-    /// Sends a prepared request.
+    /// Sends a prepared request. Every answer must be one the OpenAPI document describes (`contract::check`).
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let (method, uri) = (request.method().clone(), request.uri().to_string());
+        let response = self.send_unchecked(request).await;
+        if let Err(mismatch) = contract::check(
+            &method,
+            &uri,
+            response.status,
+            &response.headers,
+            &response.body,
+        ) {
+            panic!("contract: {mismatch}");
+        }
+        response
+    }
+
+    /// Sends a prepared request without the contract check: only for answers the document cannot describe.
+    pub async fn send_unchecked(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
