@@ -33,6 +33,7 @@ const CONTRACT_HEADERS: &[&str] = &[
     "idempotent-replayed",
     "erasure-receipt",
     "content-disposition",
+    "content-language",
 ];
 
 /// Keywords that only annotate a schema.
