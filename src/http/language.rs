@@ -62,24 +62,15 @@ pub fn document(openapi: &mut utoipa::openapi::OpenApi) {
         .responses
         .values_mut()
         .for_each(declare_content_language);
-    for (path, item) in &mut openapi.paths.paths {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        for op in operations.into_iter().flatten() {
-            op.responses
-                .responses
-                .values_mut()
-                .for_each(declare_content_language);
-            if path.starts_with("/api/") {
-                op.parameters
-                    .get_or_insert_with(Vec::new)
-                    .push(RefOr::T(parameter.clone()));
-            }
+    for (path, _, op) in crate::http::openapi::operations_mut(openapi) {
+        op.responses
+            .responses
+            .values_mut()
+            .for_each(declare_content_language);
+        if path.starts_with("/api/") {
+            op.parameters
+                .get_or_insert_with(Vec::new)
+                .push(RefOr::T(parameter.clone()));
         }
     }
 }

@@ -236,23 +236,11 @@ fn add_parameter_formats(openapi: &mut utoipa::openapi::OpenApi) {
         path::{ParameterIn, ParameterStyle},
         schema::SchemaType,
     };
-    for item in openapi.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        let parameters = operations
-            .into_iter()
-            .flatten()
-            .filter_map(|op| op.parameters.as_mut())
-            .flatten()
-            .filter_map(|p| match p {
-                RefOr::T(parameter) => Some(parameter),
-                RefOr::Ref(_) => None,
-            });
+    for (_, _, op) in operations_mut(openapi) {
+        let parameters = op.parameters.iter_mut().flatten().filter_map(|p| match p {
+            RefOr::T(parameter) => Some(parameter),
+            RefOr::Ref(_) => None,
+        });
         for parameter in parameters {
             // A list in one query value, comma-separated (`?type=a,b`), as the handler splits it.
             if parameter.parameter_in == ParameterIn::Query && parameter.name == "type" {
@@ -391,18 +379,8 @@ fn add_rate_limited(openapi: &mut utoipa::openapi::OpenApi) {
     components
         .responses
         .insert("RateLimited".into(), rate_limited());
-    for (path, item) in &mut openapi.paths.paths {
-        if !path.starts_with("/api/") {
-            continue;
-        }
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        for op in operations.into_iter().flatten() {
+    for (path, _, op) in operations_mut(openapi) {
+        if path.starts_with("/api/") {
             op.responses
                 .responses
                 .entry("429".into())
