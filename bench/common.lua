@@ -1,6 +1,19 @@
 -- Shared by the wrk scenarios: token tables, per-thread partitions and the RESULT line.
 local M = {}
 
+-- Several wrk processes may load one data set at once (the two-instance run of bench/run.sh: one wrk process
+-- per service instance, each with its own threads): this process is BENCH_PART (0-based) of BENCH_PARTS,
+-- default 0 of 1. Its threads take slots part * nthreads .. part * nthreads + nthreads - 1 of
+-- parts * nthreads, so no two threads of any process share a slot.
+local part = tonumber(os.getenv("BENCH_PART") or "0")
+local parts = tonumber(os.getenv("BENCH_PARTS") or "1")
+local threads_per_part = tonumber(os.getenv("BENCH_THREADS") or "2")
+
+-- The slot of thread `tid` over every wrk process: where its rotation over the readers starts.
+function M.slot(tid)
+  return part * threads_per_part + tid
+end
+
 local threads = {}
 local counter = 0
 
@@ -10,10 +23,11 @@ function M.setup(thread)
   table.insert(threads, thread)
 end
 
--- Users of this thread: every nthreads-th entry, so two threads never write the same user.
+-- Users of this thread: every (nthreads * parts)-th entry from its slot, so two threads, of this wrk process
+-- or of another one started with another BENCH_PART, never write the same user.
 function M.partition(all, tid, nthreads)
   local mine = {}
-  for i = tid + 1, #all, nthreads do
+  for i = part * nthreads + tid + 1, #all, nthreads * parts do
     table.insert(mine, all[i])
   end
   return mine

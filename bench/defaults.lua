@@ -8,7 +8,7 @@ setup = common.setup
 done = common.done
 
 function init(args)
-  i = tid * 997
+  i = common.slot(tid) * 997
 end
 
 request = function()

@@ -11,7 +11,7 @@ done = common.done
 
 function init(args)
   mine = common.partition(all, tid, nthreads)
-  r = tid * 997
+  r = common.slot(tid) * 997
 end
 
 local primed = false
