@@ -25,6 +25,7 @@ def main() -> None:
     profiles, duration, conns, users, *rows = sys.argv[1:]
     results = {}
     rss = {}  # target -> {when: kB}
+    missing = []  # "target scenario" of loads whose wrk printed no RESULT line
     for row in rows:
         m = re.match(r"(\S+) (\S+) RESULT rps=(\d+) p50_ms=([\d.]+) p99_ms=([\d.]+) errors=(\d+) non2xx=(\d+)", row)
         if m:
@@ -33,6 +34,9 @@ def main() -> None:
         m = re.match(r"RSS (\S+) (\S+) (\d+)$", row)
         if m:
             rss.setdefault(m.group(1), {})[m.group(2)] = int(m.group(3))
+        m = re.match(r"(\S+) (\S+) NO-RESULT$", row)
+        if m:
+            missing.append(f"{m.group(1)} {m.group(2)}")
     print(f"Machine: {machine()}; load generator wrk on the same machine, {conns} connections, 2 threads,")
     print(f"{duration} per scenario, tokens rotating over {users} users, {int(profiles):,} profiles seeded.")
     if any(re.search(r"-x\d+$", t) for t, _ in results):
@@ -42,6 +46,8 @@ def main() -> None:
     if any("@" in s for _, s in results):
         print("get_me@N: the connection sweep, N connections, 2 threads, wrk --timeout 10s (a slow answer counts")
         print("as latency, not as a timeout); wrk's socket errors (connect, read, write, timeout) count as errors.")
+    for row in missing:
+        print(f"NO RESULT (wrk failed): {row}")
     print()
     print("| target | scenario | requests/s | p50 ms | p99 ms | errors |")
     print("| --- | --- | ---: | ---: | ---: | ---: |")

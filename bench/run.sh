@@ -176,13 +176,21 @@ load() { # target scenario script write-tokens connections "wrk options" port...
   done
   wait "${wrks[@]}"
   # p50 and p99 of the row: the larger of the processes' figures (percentiles of separate runs do not add up).
-  cat "$WORK"/wrk-*.out | grep RESULT | awk -v t="$target" -v s="$scenario" '
+  # No row unless every process printed its RESULT line (a missing row fails the run, see add_row).
+  cat "$WORK"/wrk-*.out | grep RESULT | awk -v t="$target" -v s="$scenario" -v want="$n" '
     { for (f = 2; f <= NF; f++) { split($f, kv, "="); v[kv[1]] = kv[2] }
       rps += v["rps"]; err += v["errors"]; non += v["non2xx"]; n++
       if (v["p50_ms"] + 0 > p50) p50 = v["p50_ms"] + 0
       if (v["p99_ms"] + 0 > p99) p99 = v["p99_ms"] + 0 }
-    END { if (n) printf "%s %s RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n", t, s, rps, p50, p99, err, non }'
+    END { if (n == want) printf "%s %s RESULT rps=%.0f p50_ms=%.2f p99_ms=%.2f errors=%d non2xx=%d\n", t, s, rps, p50, p99, err, non }'
   rm -f "$WORK"/wrk-*.out
+}
+
+# Adds a row of load's output to ROWS; without a RESULT line (wrk failed), a row that fails the run.
+add_row() { # "load output" target scenario
+  if [[ $1 == *" RESULT "* ]]; then ROWS+=("$1"); return; fi
+  echo "$2 $3: no RESULT line from wrk" >&2
+  ROWS+=("$2 $3 NO-RESULT")
 }
 
 run_service() { # backend
@@ -247,19 +255,21 @@ run_service() { # backend
       mix)
         rm -f "$WORK/rss"
         sample_rss "$WORK/rss" "${pids[@]}" & sampler=$!
-        ROWS+=("$(load "$target" mix mix.lua "$WORK/mixwrite.lua" "$CONNS" "" "${ports[@]}")")
+        add_row "$(load "$target" mix mix.lua "$WORK/mixwrite.lua" "$CONNS" "" "${ports[@]}")" "$target" mix
         kill "$sampler"; wait "$sampler" 2>/dev/null || true
         for i in "${!pids[@]}"; do
           ROWS+=("RSS ${names[$i]} mix $(awk -v p="${pids[$i]}" '$1 == p {print $2}' "$WORK/rss" 2>/dev/null || echo 0)")
         done ;;
-      *) ROWS+=("$(load "$target" "$scenario" "$scenario.lua" "$WORK/write.lua" "$CONNS" "" "${ports[@]}")") ;;
+      *) add_row "$(load "$target" "$scenario" "$scenario.lua" "$WORK/write.lua" "$CONNS" "" "${ports[@]}")" \
+        "$target" "$scenario" ;;
     esac
   done
   if [ "$instances" = 1 ]; then
     for conns in $SWEEP; do
       rm -f "$WORK/rss"
       sample_rss "$WORK/rss" "${pids[0]}" & sampler=$!
-      ROWS+=("$(load "$target" "get_me@$conns" get_me.lua "$WORK/write.lua" "$conns" "--timeout 10s" "${ports[0]}")")
+      add_row "$(load "$target" "get_me@$conns" get_me.lua "$WORK/write.lua" "$conns" "--timeout 10s" "${ports[0]}")" \
+        "$target" "get_me@$conns"
       kill "$sampler"; wait "$sampler" 2>/dev/null || true
       ROWS+=("RSS $target get_me@$conns $(awk '{print $2}' "$WORK/rss" 2>/dev/null || echo 0)")
     done
