@@ -17,28 +17,33 @@
 #   sqlite              a fresh SQLite file (the service's in-process read cache)
 #   postgres            a fresh PostgreSQL database PG_BENCH_DB, no Redis: every read goes to PostgreSQL
 #   postgres+redis      the production shape: as postgres, plus REDIS_URL (the read cache shared by instances, and
-#                       the rate-limit counters); Redis db REDIS_DB, flushed before the backend runs, so the
-#                       cache starts empty
+#                       the rate-limit counters); Redis db REDIS_DB, flushed (FLUSHDB) before the backend
+#                       runs, so the cache starts empty; its key count after the warm-up is printed
 #   postgres+redis-x2   two service processes on ports BENCH_PORT and BENCH_PORT+1, on the same freshly seeded
 #                       database and the same Redis db; every scenario runs two wrk processes at once, each with
 #                       1 thread and CONNS/2 connections, one per port. Their RESULT lines make one row:
 #                       requests/s summed, p50 and p99 the larger of the two (not a merged percentile), errors
 #                       summed. Each wrk process writes its own users (BENCH_PART/BENCH_PARTS, see
-#                       bench/common.lua), so every If-Match stays right. (Any backend-xN runs N instances.)
+#                       bench/common.lua), so every If-Match stays right. (postgres-xN and postgres+redis-xN
+#                       run N instances, CONNS/N connections each; SQLite runs as one process only.)
 #
 # Scenarios (SCENARIOS; CONNS=64 connections, 2 wrk threads, DURATION=10s each, tokens rotating over USERS=10,000):
 #   get_me    GET /api/v1/profiles/me
 #   defaults  GET /api/v1/users/{id}/addresses/defaults with a service token
 #   patch     PATCH /api/v1/profiles/me with If-Match
 #   mix       90 % get_me / 10 % patch
+#   (SCENARIOS= empty runs none of them, e.g. for the sweep alone.)
 # Connection sweep (SWEEP, default "64 256 1024"; SWEEP= disables it, SMOKE=1 too): get_me at each number of
 #   connections, 2 wrk threads, DURATION each, wrk --timeout 10s so that slow answers count as latency, not as
 #   timeouts; rows get_me@<connections>. Runs for every backend but the -xN ones. wrk's socket errors (connect,
-#   read, write, timeout) count as errors. The service holds at most HTTP_MAX_CONNECTIONS (default 1024) open.
+#   read, write, timeout) count as errors. The service holds at most HTTP_MAX_CONNECTIONS (default 1024) open;
+#   connections beyond it wait in the listen queue without an answer, which wrk does not count as errors, so
+#   keep the sweep's largest step at or below it.
 # Resident memory of the service (VmRSS from /proc/PID/status): at idle after seeding and warm-up, the peak sampled
 #   every 100 ms during mix, and the peak during each sweep step; the report shows idle, mix and the largest
 #   sweep step in a second table (for -xN, one row per instance).
-# Other variables: BIN (the release binary; built with cargo when unset), PORT base BENCH_PORT=18480,
+# Other variables: BIN (the release binary; built with cargo when unset), BENCH_PORT=18480 (the service's port;
+#   the -xN instances take the next ones too),
 #   PG_ADMIN_URL, PG_BENCH_DB=ups_bench, REDIS_HOST=127.0.0.1, REDIS_PORT=6379, REDIS_DB=5,
 #   SERVICE_ENV (extra NAME=value words appended to the service's environment, so they override the harness's
 #   settings; values without spaces), PEERS=0 (no reference programs), SECRET (the HS256 secret).
@@ -86,6 +91,13 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 command -v wrk >/dev/null || { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null
 command -v wrk >/dev/null || { echo "wrk is needed (apt-get install wrk)" >&2; exit 1; }
 
+max_conns=1024
+for word in "${EXTRA_ENV[@]}"; do case $word in HTTP_MAX_CONNECTIONS=*) max_conns=${word#*=} ;; esac; done
+for conns in $SWEEP; do
+  if [ "$conns" -gt "$max_conns" ] 2>/dev/null; then
+    echo "note: the sweep's $conns connections exceed HTTP_MAX_CONNECTIONS=$max_conns: the excess waits unserved" >&2
+  fi
+done
 for backend in $BACKENDS; do
   case $backend in
     sqlite|postgres|postgres+redis|postgres-x[1-9]|postgres+redis-x[1-9]) ;;
