@@ -1,5 +1,5 @@
-//! Logging: pretty lines in development, JSON in production; every line inside a request carries its span
-//! (request id, method, route template, user id, trace id and span id). Emails, phones, addresses and tokens
+//! Logging: pretty lines in development, JSON in production; every line inside a request carries the request's
+//! fields (request id, method, route template, user id, trace id and span id; `request`). Emails, phones, addresses and tokens
 //! are never logged: handlers log ids and codes, errors are logged by message (never by `Debug`), and sqlx logs
 //! SQL text with `$n` placeholders (debug level), never bound values.
 //!
@@ -7,6 +7,7 @@
 //! are exported over OTLP (`export`); log lines never show them, and without an exporter no layer wants them.
 
 mod export;
+pub mod request;
 
 use tracing::{
     Event, Subscriber,
@@ -50,11 +51,14 @@ pub fn init(config: &Config) -> Telemetry {
             .with_filter(log_filter())
             .boxed(),
         // Colours only on a terminal: in a file or a pipe the escape codes are noise.
-        LogFormat::Pretty => fmt::layer()
-            .compact()
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-            .with_filter(log_filter())
-            .boxed(),
+        LogFormat::Pretty => {
+            request::show_as_span(true);
+            fmt::layer()
+                .compact()
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .with_filter(log_filter())
+                .boxed()
+        }
     };
     let mut layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = vec![logs];
     let mut failure = None;
@@ -94,7 +98,8 @@ fn log_filter() -> EnvFilter {
 }
 
 /// One JSON object per line: `timestamp`, `level`, `message`, the event's fields at the top level, `target`,
-/// and the innermost span's fields (`request_id`, `method`, `route`, `user_id`) under `span`.
+/// and under `span` the running request's fields (`request_id`, `method`, `route`, `trace_id`, `span_id`,
+/// `user_id`; see `request`), or outside a request the innermost span's.
 pub fn json_layer<S, W>(writer: W) -> impl Layer<S>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -167,6 +172,10 @@ where
         });
         out.push_str(",\"target\":");
         push_json_str(&mut out, meta.target());
+        if request::write_current(&mut out) {
+            out.push_str("}\n");
+            return writer.write_str(&out);
+        }
         let span_fields = ctx.event_scope().and_then(|scope| {
             // Spans made for traces carry nothing a log line needs (and are filtered out in production).
             let mut logged = scope
@@ -237,7 +246,7 @@ impl Visit for JsonFields<'_> {
     }
 }
 
-fn push_json_str(out: &mut String, value: &str) {
+pub(crate) fn push_json_str(out: &mut String, value: &str) {
     // Serializing a `&str` cannot fail.
     out.push_str(&serde_json::to_string(value).unwrap_or_default());
 }

@@ -89,6 +89,7 @@ macro_rules! next_sequence {
          ON CONFLICT (user_id) DO UPDATE SET last_sequence = event_sequences.last_sequence + 1"
     };
 }
+pub(crate) use next_sequence;
 
 /// The outbox insert of an event bound by [`bind_event`] (`$1`-`$10`) and its request's `traceparent` (`$11`);
 /// the sequence comes from the query's end.
@@ -99,6 +100,7 @@ macro_rules! insert_event {
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
     };
 }
+pub(crate) use insert_event;
 
 /// Binds an event's columns, in the order of [`insert_event`].
 macro_rules! bind_event {
@@ -110,12 +112,13 @@ macro_rules! bind_event {
             .bind(&$event.resource_id)
             .bind($event.version)
             .bind($event.revision)
-            .bind(Json(&$event.changed_fields))
+            .bind(sqlx::types::Json(&$event.changed_fields))
             .bind($event.occurred_at)
             .bind($event.actor_role.as_str())
             .bind(&$event.request_id)
     };
 }
+pub(crate) use bind_event;
 
 /// Appends `event` to the outbox, inside the write's transaction, numbered with its user's next `sequence`
 /// (the one it carries is not used), with the `traceparent` of the request that wrote it (the relay's message

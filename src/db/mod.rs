@@ -10,6 +10,7 @@ pub mod audit;
 pub mod erasures;
 pub mod events;
 pub mod export;
+pub mod group_commit;
 pub mod idempotency;
 pub mod preferences;
 pub mod profiles;
@@ -79,16 +80,16 @@ pub struct Tx {
     span: tracing::Span,
 }
 
-/// The native transaction a [`Tx`] holds.
+/// The native transaction a [`Tx`] holds: on SQLite, a savepoint in the batch of writes that commit together.
 pub enum TxConn {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(group_commit::Member),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let result = match self.conn {
-            TxConn::Sqlite(tx) => tx.commit().instrument(self.span.clone()).await,
+            TxConn::Sqlite(member) => member.commit().instrument(self.span.clone()).await,
             TxConn::Postgres(tx) => tx.commit().instrument(self.span.clone()).await,
         };
         if result.is_err() {
@@ -148,10 +149,14 @@ macro_rules! with_conn {
             $crate::db::Conn::Pool($crate::db::Pool::Sqlite($c)) => $body,
             $crate::db::Conn::Pool($crate::db::Pool::Postgres($c)) => $body,
             $crate::db::Conn::Tx(tx) => match &mut tx.conn {
-                $crate::db::TxConn::Sqlite(tx) => {
-                    let $c = &mut **tx;
-                    $body
-                }
+                // A write's savepoint starts before its first statement.
+                $crate::db::TxConn::Sqlite(tx) => match tx.savepoint().await {
+                    Ok(()) => {
+                        let $c = &mut **tx;
+                        $body
+                    }
+                    Err(err) => Err(err.into()),
+                },
                 $crate::db::TxConn::Postgres(tx) => {
                     let $c = &mut **tx;
                     $body
@@ -176,12 +181,15 @@ macro_rules! with_pool {
 /// replica's pool when one is configured.
 ///
 /// On SQLite all writes go through one connection (so writers queue in-process instead of failing with
-/// `SQLITE_BUSY`) while reads use their own pool on the same WAL file and never wait for writes; an in-memory
-/// database has only its one connection, which then serves both. On PostgreSQL the write pool is the smaller
+/// `SQLITE_BUSY`), and the writes queued there commit together (`group_commit`), while reads use their own
+/// pool on the same WAL file and never wait for writes; an in-memory database has only its one connection,
+/// which then serves both. On PostgreSQL the write pool is the smaller
 /// of two, so writes queueing on a row lock can never take every connection away from reads.
 #[derive(Clone, Debug)]
 pub struct Db {
     writer: Pool,
+    /// SQLite: the batches of write transactions on the writer's one connection.
+    group_commit: Option<Arc<group_commit::GroupCommit>>,
     reader: Pool,
     replica: Option<Pool>,
     /// Set while the primary is known not to answer (see [`Db::spawn_availability_probe`]).
@@ -234,8 +242,13 @@ impl Db {
                 );
             }
         }
+        let group_commit = match &writer {
+            Pool::Sqlite(pool) => Some(group_commit::GroupCommit::new(pool.clone())),
+            Pool::Postgres(_) => None,
+        };
         Ok(Db {
             writer,
+            group_commit,
             reader,
             replica,
             down: Arc::default(),
@@ -256,10 +269,12 @@ impl Db {
             otel.status_code = tracing::field::Empty,
         );
         let conn = async {
-            Ok::<_, sqlx::Error>(match &self.writer {
-                // IMMEDIATE takes the write lock up front, so a transaction never fails half-way on lock upgrade.
-                Pool::Sqlite(pool) => TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-                Pool::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+            Ok::<_, sqlx::Error>(match (&self.writer, &self.group_commit) {
+                (_, Some(group)) => TxConn::Sqlite(group.join().await?),
+                (Pool::Postgres(pool), None) => TxConn::Postgres(pool.begin().await?),
+                (Pool::Sqlite(_), None) => {
+                    unreachable!("a SQLite Db is opened with its group commit")
+                }
             })
         }
         .instrument(span.clone())

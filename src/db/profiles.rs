@@ -4,8 +4,17 @@ use sqlx::QueryBuilder;
 use time::OffsetDateTime;
 
 use crate::{
-    db::{Conn, Tx, TxConn},
-    domain::profile::{Profile, ProfileInput, ProfileSummary, normalize_email, normalize_name},
+    db::{
+        Conn, Tx, TxConn,
+        audit::{bind_audit_event, insert_audit_event},
+        events::{bind_event, insert_event, next_sequence},
+        group_commit::savepoint,
+    },
+    domain::{
+        audit::AuditEvent,
+        event::Event,
+        profile::{Profile, ProfileInput, ProfileSummary, normalize_email, normalize_name},
+    },
     with_conn,
 };
 
@@ -31,17 +40,27 @@ pub async fn find(
 /// The profile of `user_id`, locked for the rest of the transaction.
 pub async fn find_for_update(tx: &mut Tx, user_id: &str) -> Result<Option<Profile>, sqlx::Error> {
     // SQLite has no row locks; its write transactions are already exclusive (BEGIN IMMEDIATE).
-    const SQLITE: &str = concat!("SELECT ", columns!(), " FROM profiles WHERE user_id = $1");
+    macro_rules! sqlite {
+        () => {
+            concat!("SELECT ", columns!(), " FROM profiles WHERE user_id = $1")
+        };
+    }
     const POSTGRES: &str = concat!(
         "SELECT ",
         columns!(),
         " FROM profiles WHERE user_id = $1 FOR UPDATE"
     );
     match &mut tx.conn {
-        TxConn::Sqlite(tx) => {
-            sqlx::query_as::<_, Profile>(SQLITE)
+        TxConn::Sqlite(member) => {
+            // Usually a write's first statement: it starts the write's savepoint in the same round trip.
+            let sql = if member.take_savepoint() {
+                concat!(savepoint!(), "; ", sqlite!())
+            } else {
+                sqlite!()
+            };
+            sqlx::query_as::<_, Profile>(sql)
                 .bind(user_id)
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut **member)
                 .await
         }
         TxConn::Postgres(tx) => {
@@ -92,35 +111,59 @@ pub async fn insert(
     })
 }
 
-/// Replaces the writable fields and bumps the version.
-pub async fn update(
-    tx: &mut Tx,
-    user_id: &str,
-    input: &ProfileInput,
-    now: OffsetDateTime,
-) -> Result<Profile, sqlx::Error> {
-    update_with_status(tx, user_id, input, None, now).await
+/// The `UPDATE` of the writable fields (and `status` when not null), with its 16 placeholders named by the
+/// caller, in the order [`bind_update`] binds them.
+macro_rules! update_sql {
+    ($user_id:literal, $email:literal, $email_normalized:literal, $display_name:literal, $first_name:literal,
+     $last_name:literal, $phone:literal, $date_of_birth:literal, $locale:literal, $timezone:literal,
+     $avatar_url:literal, $now:literal, $display_name_lower:literal, $first_name_lower:literal,
+     $last_name_lower:literal, $status:literal) => {
+        concat!(
+            "UPDATE profiles SET email = ",
+            $email,
+            ", email_normalized = ",
+            $email_normalized,
+            ", display_name = ",
+            $display_name,
+            ", first_name = ",
+            $first_name,
+            ", last_name = ",
+            $last_name,
+            ", phone = ",
+            $phone,
+            ", date_of_birth = ",
+            $date_of_birth,
+            ", locale = ",
+            $locale,
+            ", timezone = ",
+            $timezone,
+            ", avatar_url = ",
+            $avatar_url,
+            ", version = version + 1, updated_at = ",
+            $now,
+            ", display_name_lower = ",
+            $display_name_lower,
+            ", first_name_lower = ",
+            $first_name_lower,
+            ", last_name_lower = ",
+            $last_name_lower,
+            ", status = COALESCE(",
+            $status,
+            ", status) WHERE user_id = ",
+            $user_id,
+            " RETURNING ",
+            columns!()
+        )
+    };
 }
 
-/// Replaces the writable fields, and `status` when given (admins), with one version bump.
-pub async fn update_with_status(
-    tx: &mut Tx,
-    user_id: &str,
-    input: &ProfileInput,
-    status: Option<&str>,
-    now: OffsetDateTime,
-) -> Result<Profile, sqlx::Error> {
-    const SQL: &str = concat!(
-        "UPDATE profiles SET email = $2, email_normalized = $3, display_name = $4, first_name = $5, last_name = $6, \
-         phone = $7, date_of_birth = $8, locale = $9, timezone = $10, avatar_url = $11, version = version + 1, \
-         updated_at = $12, display_name_lower = $13, first_name_lower = $14, last_name_lower = $15, \
-         status = COALESCE($16, status) WHERE user_id = $1 RETURNING ",
-        columns!()
-    );
-    let email = input.email.as_deref().unwrap_or_default();
-    with_conn!(tx, |c| {
-        sqlx::query_as::<_, Profile>(SQL)
-            .bind(user_id)
+/// Binds the values of [`update_sql`], in its order.
+macro_rules! bind_update {
+    ($query:expr, $user_id:expr, $input:expr, $status:expr, $now:expr) => {{
+        let input: &ProfileInput = $input;
+        let email = input.email.as_deref().unwrap_or_default();
+        $query
+            .bind($user_id)
             .bind(email)
             .bind(normalize_email(email))
             .bind(input.display_name.as_deref().unwrap_or_default())
@@ -131,16 +174,101 @@ pub async fn update_with_status(
             .bind(&input.locale)
             .bind(&input.timezone)
             .bind(&input.avatar_url)
-            .bind(now)
+            .bind($now)
             .bind(normalize_name(
                 input.display_name.as_deref().unwrap_or_default(),
             ))
             .bind(input.first_name.as_deref().map(normalize_name))
             .bind(input.last_name.as_deref().map(normalize_name))
-            .bind(status)
-            .fetch_one(c)
-            .await
-    })
+            .bind($status)
+    }};
+}
+
+/// Replaces the writable fields, and `status` when given (admins), with one version bump.
+pub async fn update_with_status(
+    tx: &mut Tx,
+    user_id: &str,
+    input: &ProfileInput,
+    status: Option<&str>,
+    now: OffsetDateTime,
+) -> Result<Profile, sqlx::Error> {
+    const SQL: &str = update_sql!(
+        "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12", "$13", "$14",
+        "$15", "$16"
+    );
+    with_conn!(tx, |c| bind_update!(
+        sqlx::query_as::<_, Profile>(SQL),
+        user_id,
+        input,
+        status,
+        now
+    )
+    .fetch_one(c)
+    .await)
+}
+
+/// [`update_with_status`] (without a status), the change event it makes ([`append`](crate::db::events::append)) and its audit event, in one
+/// round trip: the common write of `PUT` and `PATCH` on a profile.
+pub async fn update_with_change(
+    tx: &mut Tx,
+    user_id: &str,
+    input: &ProfileInput,
+    now: OffsetDateTime,
+    event: &Event,
+    traceparent: Option<&str>,
+    audit: &AuditEvent,
+) -> Result<Profile, sqlx::Error> {
+    // The event takes $1-$11 and the audit event $12-$19 (their macros number them so); the update follows.
+    macro_rules! update {
+        () => {
+            update_sql!(
+                "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27", "$28", "$29", "$30", "$31",
+                "$32", "$33", "$34", "$35"
+            )
+        };
+    }
+    // SQLite runs the statements in order; the update first, so a refused email stops the rest.
+    const SQLITE: &str = concat!(
+        update!(),
+        "; ",
+        next_sequence!(),
+        "; ",
+        insert_event!(),
+        "last_sequence FROM event_sequences WHERE user_id = $3; ",
+        insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19")
+    );
+    const POSTGRES: &str = concat!(
+        "WITH u AS (",
+        update!(),
+        "), s AS (",
+        next_sequence!(),
+        " RETURNING last_sequence), a AS (",
+        insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19"),
+        "), e AS (",
+        insert_event!(),
+        "s.last_sequence FROM s) SELECT ",
+        columns!(),
+        " FROM u"
+    );
+    let sql = if matches!(tx.conn, TxConn::Sqlite(_)) {
+        SQLITE
+    } else {
+        POSTGRES
+    };
+    let no_status: Option<&str> = None;
+    let rows = with_conn!(tx, |c| bind_update!(
+        bind_audit_event!(
+            bind_event!(sqlx::query_as::<_, Profile>(sql), event).bind(traceparent),
+            audit
+        ),
+        user_id,
+        input,
+        no_status,
+        now
+    )
+    .fetch_all(c)
+    .await)?;
+    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Sets `status` (`active`/`suspended`) and bumps the version.

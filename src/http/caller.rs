@@ -89,7 +89,7 @@ async fn judge(headers: &HeaderMap, state: &AppState) -> Result<Caller, Refusal>
         .filter(|t| !t.is_empty())
         .ok_or(Refusal::Malformed)?;
     let caller = state.verifier.verify(token).await.map_err(Refusal::Auth)?;
-    tracing::Span::current().record("user_id", caller.user_id.as_str());
+    crate::telemetry::request::record_user_id(&caller.user_id);
     Ok(caller)
 }
 

@@ -22,13 +22,15 @@ use tracing::Instrument;
 
 use crate::{
     http::{error::ApiError, metrics},
-    request_id, trace_context,
+    request_id,
+    telemetry::request::{self, RequestFields},
+    trace_context,
 };
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Gives every request an id, its trace context, a span carrying both, a time limit, and one log line and its
-/// metrics when it is answered. With traces exported, the request also gets an OpenTelemetry server span (the
+/// Gives every request an id, its trace context, the fields its log lines carry (`telemetry::request`), a time
+/// limit, and one log line and its metrics when it is answered. With traces exported, the request also gets an OpenTelemetry server span (the
 /// child of the caller's `traceparent`) that outlives the log span and carries no user id.
 pub async fn request_context(
     State(timeout): State<Duration>,
@@ -50,7 +52,19 @@ pub async fn request_context(
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".into());
     let method = request.method().clone();
-    let (server_span, span, trace) = request_spans(&request, &request_id, &method, &route);
+    let (server_span, trace) = request_trace(&request, &request_id, &method, &route);
+    let fields = RequestFields::new(
+        &request_id,
+        method.as_str(),
+        &route,
+        &trace.trace_id(),
+        &trace.span_id(),
+    );
+    let span = if request::wants_span() {
+        request_span(&request_id, &method, &route, &trace)
+    } else {
+        tracing::Span::none()
+    };
     let run = async move {
         match tokio::time::timeout(timeout, next.run(request)).await {
             Ok(response) => response,
@@ -59,8 +73,11 @@ pub async fn request_context(
     };
     // The server span is entered around the log span, so spans made while serving are its children.
     let run = run.instrument(span.clone()).instrument(server_span.clone());
-    let mut response =
-        trace_context::scope(trace, request_id::scope(request_id.clone(), run)).await;
+    let mut response = trace_context::scope(
+        trace,
+        request_id::scope(request_id.clone(), fields.scope(run)),
+    )
+    .await;
     let status = response.status().as_u16();
     server_span.record("http.response.status_code", status);
     if status >= 500 {
@@ -74,12 +91,15 @@ pub async fn request_context(
     .increment(1);
     ::metrics::histogram!(metrics::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route)
         .record(elapsed);
-    span.in_scope(|| {
-        if status >= 500 {
-            tracing::error!(status, latency_ms, "request answered");
-        } else {
-            tracing::info!(status, latency_ms, "request answered");
-        }
+    // The access-log line, with the request's fields (the pretty format takes them from its span).
+    fields.in_scope(|| {
+        span.in_scope(|| {
+            if status >= 500 {
+                tracing::error!(status, latency_ms, "request answered");
+            } else {
+                tracing::info!(status, latency_ms, "request answered");
+            }
+        })
     });
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
@@ -87,14 +107,13 @@ pub async fn request_context(
     response
 }
 
-/// A request's OpenTelemetry server span (disabled, and free, without an exporter), its trace context, and
-/// its log span, which carries the trace and span ids to every line logged while serving it.
-fn request_spans(
+/// A request's OpenTelemetry server span (disabled, and free, without an exporter) and its trace context.
+fn request_trace(
     request: &Request,
     request_id: &str,
     method: &Method,
     route: &str,
-) -> (tracing::Span, tracing::Span, trace_context::RequestTrace) {
+) -> (tracing::Span, trace_context::RequestTrace) {
     let server_span = tracing::info_span!(
         target: trace_context::SPAN_TARGET,
         "http.server",
@@ -111,7 +130,18 @@ fn request_spans(
         single_header(request.headers(), trace_context::TRACEPARENT),
         joined_header(request.headers(), trace_context::TRACESTATE).as_deref(),
     );
-    let span = tracing::info_span!(
+    (server_span, trace)
+}
+
+/// The request's log span, for the development format, which shows spans: the same fields as
+/// [`RequestFields`], which the JSON format writes instead.
+fn request_span(
+    request_id: &str,
+    method: &Method,
+    route: &str,
+    trace: &trace_context::RequestTrace,
+) -> tracing::Span {
+    tracing::info_span!(
         "request",
         request_id = %request_id,
         method = %method,
@@ -119,8 +149,7 @@ fn request_spans(
         user_id = tracing::field::Empty,
         trace_id = %trace.trace_id(),
         span_id = %trace.span_id(),
-    );
-    (server_span, span, trace)
+    )
 }
 
 /// The value of a header sent exactly once (a second `traceparent` makes both invalid, as W3C asks).

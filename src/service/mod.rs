@@ -97,15 +97,21 @@ async fn emit(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
 /// [`emit`] and [`record`] of one change (its audit action is the event's type, its target the event's user),
 /// written in one round trip. Only for the types that are also audit actions (`AuditAction::of_event`).
 async fn emit_and_record(tx: &mut Tx, caller: &Caller, change: Change) -> Result<()> {
+    let (event, audit) = event_and_audit(caller, change);
+    let traceparent = traceparent();
+    Ok(db::events::append_with_audit(tx, &event, traceparent.as_deref(), &audit).await?)
+}
+
+/// The change event of `change` and its audit event, for [`emit_and_record`] or a write that stores them in
+/// the same round trip as itself.
+fn event_and_audit(caller: &Caller, change: Change) -> (Event, AuditEvent) {
     let audit = audit_event(
         caller,
         change.kind.as_str(),
         &change.user_id,
         change.changed_fields.clone(),
     );
-    let event = event_of(caller, change);
-    let traceparent = traceparent();
-    Ok(db::events::append_with_audit(tx, &event, traceparent.as_deref(), &audit).await?)
+    (event_of(caller, change), audit)
 }
 
 /// The `traceparent` an event written now keeps: the request's span (or the current one, when exported).

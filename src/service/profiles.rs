@@ -14,8 +14,8 @@ use crate::{
         profile::{Profile, ProfileInput},
     },
     service::{
-        Error, Result, commit, emit, emit_and_record, entry, error::ProfileWriteExt, privacy,
-        record, require_recent_login,
+        Error, Result, commit, emit, emit_and_record, entry, error::ProfileWriteExt,
+        event_and_audit, privacy, record, require_recent_login, traceparent,
     },
     state::AppState,
 };
@@ -127,18 +127,28 @@ async fn replace(
     if input.changes_email_of(&existing) {
         require_recent_login(state, caller)?;
     }
-    let profile = db::profiles::update(&mut tx, &caller.user_id, &input, clock::now())
-        .await
-        .on_unique_violation()?;
     let user_id = &caller.user_id;
+    // The profile, its change event and its audit event are written in one round trip.
     let change = Change::new(
         EventType::ProfileUpdated,
         user_id,
         user_id,
-        profile.version,
-        fields.clone(),
+        existing.version + 1,
+        fields,
     );
-    emit_and_record(&mut tx, caller, change).await?;
+    let (event, audit) = event_and_audit(caller, change);
+    let traceparent = traceparent();
+    let profile = db::profiles::update_with_change(
+        &mut tx,
+        user_id,
+        &input,
+        clock::now(),
+        &event,
+        traceparent.as_deref(),
+        &audit,
+    )
+    .await
+    .on_unique_violation()?;
     commit(tx, state, &[cache::profile_key(&caller.user_id)]).await?;
     Ok(profile)
 }

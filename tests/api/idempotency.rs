@@ -424,8 +424,8 @@ async fn age_keys(app: &TestApp, user_id: &str, seconds: i64) {
     .bind(user_id)
     .execute(c)
     .await
-    .map(|_| ())
-    .unwrap());
+    .map(|_| ()))
+    .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -475,8 +475,8 @@ async fn break_address_inserts(app: &TestApp, broken: bool) {
         with_conn!(&mut tx, |c| sqlx::query(sqlx::AssertSqlSafe(*sql))
             .execute(c)
             .await
-            .map(|_| ())
-            .unwrap());
+            .map(|_| ()))
+        .unwrap();
     }
     tx.commit().await.unwrap();
 }

@@ -15,6 +15,7 @@ mod erasure;
 mod events;
 mod exposure;
 mod faults_sqlite;
+mod group_commit;
 mod health;
 mod hostile_input;
 mod idempotency;
