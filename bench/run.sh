@@ -176,7 +176,9 @@ load() { # target scenario script write-tokens connections "wrk options" port...
     BENCH_TOKENS=$WORK/read.lua BENCH_WRITE_TOKENS=$writes BENCH_SERVICE_TOKEN=$WORK/service.lua \
       BENCH_THREADS=$THREADS BENCH_PART=0 BENCH_PARTS=1 \
       wrk -t$THREADS -c"$conns" -d"$DURATION" "${wrk_opts[@]}" -s "$BENCH_DIR/$script" \
-      "http://127.0.0.1:${ports[0]}" | grep RESULT | sed "s/^/$target $scenario /"
+      "http://127.0.0.1:${ports[0]}" | tee "$WORK/wrk.out" | grep RESULT | sed "s/^/$target $scenario /"
+    # wrk's breakdown of socket errors, when there were any, for whoever reads the run's output.
+    sed -n "s/^ *Socket errors/$target $scenario: socket errors/p" "$WORK/wrk.out" >&2
     return
   fi
   for i in "${!ports[@]}"; do

@@ -192,6 +192,9 @@ pub struct Db {
     group_commit: Option<Arc<group_commit::GroupCommit>>,
     reader: Pool,
     replica: Option<Pool>,
+    /// One connection of its own for the availability probe: a busy read pool says nothing about whether the
+    /// database answers (under 1,024 connections the probe once waited its whole second for a pooled one).
+    probe: Pool,
     /// Set while the primary is known not to answer (see [`Db::spawn_availability_probe`]).
     down: Arc<AtomicBool>,
     /// Set by [`Db::set_starting`] until the server's start-up (migrations) has reached the database.
@@ -242,6 +245,7 @@ impl Db {
                 );
             }
         }
+        let probe = probe_pool(url, &reader)?;
         let group_commit = match &writer {
             Pool::Sqlite(pool) => Some(group_commit::GroupCommit::new(pool.clone())),
             Pool::Postgres(_) => None,
@@ -251,6 +255,7 @@ impl Db {
             group_commit,
             reader,
             replica,
+            probe,
             down: Arc::default(),
             starting: Arc::default(),
         })
@@ -394,7 +399,7 @@ impl Db {
     /// up to date: set at the first failure, cleared at the first answer. Runs until the pools close.
     pub fn spawn_availability_probe(&self) {
         const EVERY: Duration = Duration::from_secs(1);
-        let (reader, down) = (self.reader.clone(), self.down.clone());
+        let (reader, down) = (self.probe.clone(), self.down.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -470,7 +475,8 @@ impl Db {
             tokio::join!(
                 close(Some(&self.writer)),
                 close(Some(&self.reader)),
-                close(self.replica.as_ref())
+                close(self.replica.as_ref()),
+                close(Some(&self.probe))
             )
         };
         tokio::time::timeout(limit, all).await.is_ok()
@@ -481,10 +487,32 @@ impl Db {
             Some(&self.writer),
             Some(&self.reader),
             self.replica.as_ref(),
+            Some(&self.probe),
         ]
         .into_iter()
         .flatten()
     }
+}
+
+/// The availability probe's own pool of one connection, opened at its first use: on the same file or server as
+/// `reader`, or `reader` itself for an in-memory SQLite database (another connection would open another one).
+fn probe_pool(url: &str, reader: &Pool) -> Result<Pool, sqlx::Error> {
+    let (max, acquire) = (1, Duration::from_secs(1));
+    Ok(match reader {
+        Pool::Sqlite(_) if url.contains(":memory:") || url.contains("mode=memory") => reader.clone(),
+        Pool::Sqlite(_) => Pool::Sqlite(
+            SqlitePoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire)
+                .connect_lazy_with(SqliteConnectOptions::from_str(url)?),
+        ),
+        Pool::Postgres(_) => Pool::Postgres(
+            PgPoolOptions::new()
+                .max_connections(max)
+                .acquire_timeout(acquire)
+                .connect_lazy_with(PgConnectOptions::from_str(url)?),
+        ),
+    })
 }
 
 /// A round trip to the database, for readiness.
