@@ -6,6 +6,11 @@ use user_profile_service::{
     http, server, telemetry,
 };
 
+/// mimalloc instead of the system allocator: per-thread free lists suit a server that allocates and frees small
+/// buffers on every request from two worker threads (docs/benchmarks.md, "Second round").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();

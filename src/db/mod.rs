@@ -499,7 +499,9 @@ impl Db {
 fn probe_pool(url: &str, reader: &Pool) -> Result<Pool, sqlx::Error> {
     let (max, acquire) = (1, Duration::from_secs(1));
     Ok(match reader {
-        Pool::Sqlite(_) if url.contains(":memory:") || url.contains("mode=memory") => reader.clone(),
+        Pool::Sqlite(_) if url.contains(":memory:") || url.contains("mode=memory") => {
+            reader.clone()
+        }
         Pool::Sqlite(_) => Pool::Sqlite(
             SqlitePoolOptions::new()
                 .max_connections(max)

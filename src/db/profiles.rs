@@ -117,7 +117,7 @@ macro_rules! update_sql {
     ($user_id:literal, $email:literal, $email_normalized:literal, $display_name:literal, $first_name:literal,
      $last_name:literal, $phone:literal, $date_of_birth:literal, $locale:literal, $timezone:literal,
      $avatar_url:literal, $now:literal, $display_name_lower:literal, $first_name_lower:literal,
-     $last_name_lower:literal, $status:literal) => {
+     $last_name_lower:literal, $status:literal $(, $condition:literal)?) => {
         concat!(
             "UPDATE profiles SET email = ",
             $email,
@@ -207,36 +207,59 @@ pub async fn update_with_status(
     .await)
 }
 
-/// [`update_with_status`] (without a status), the change event it makes ([`append`](crate::db::events::append)) and its audit event, in one
-/// round trip: the common write of `PUT` and `PATCH` on a profile.
+/// [`update_with_status`] (without a status), the change event it makes ([`append`](crate::db::events::append))
+/// and its audit event, in one round trip: the common write of `PUT` and `PATCH` on a profile. With `expected`,
+/// only if the profile is still at that version: `None` when it is not (the event and the audit event are then
+/// written too, and the caller must roll the transaction back).
 pub async fn update_with_change(
     tx: &mut Tx,
     user_id: &str,
     input: &ProfileInput,
     now: OffsetDateTime,
+    expected: Option<i64>,
     event: &Event,
     traceparent: Option<&str>,
     audit: &AuditEvent,
-) -> Result<Profile, sqlx::Error> {
-    // The event takes $1-$11 and the audit event $12-$19 (their macros number them so); the update follows.
+) -> Result<Option<Profile>, sqlx::Error> {
+    // The event takes $1-$11 and the audit event $12-$19 (their macros number them so); the update follows,
+    // and the expected version is $36.
     macro_rules! update {
         () => {
             update_sql!(
-                "$20", "$21", "$22", "$23", "$24", "$25", "$26", "$27", "$28", "$29", "$30", "$31",
-                "$32", "$33", "$34", "$35"
+                "$20",
+                "$21",
+                "$22",
+                "$23",
+                "$24",
+                "$25",
+                "$26",
+                "$27",
+                "$28",
+                "$29",
+                "$30",
+                "$31",
+                "$32",
+                "$33",
+                "$34",
+                "$35",
+                " AND version = COALESCE($36, version)"
             )
         };
     }
     // SQLite runs the statements in order; the update first, so a refused email stops the rest.
-    const SQLITE: &str = concat!(
-        update!(),
-        "; ",
-        next_sequence!(),
-        "; ",
-        insert_event!(),
-        "last_sequence FROM event_sequences WHERE user_id = $3; ",
-        insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19")
-    );
+    macro_rules! sqlite {
+        () => {
+            concat!(
+                update!(),
+                "; ",
+                next_sequence!(),
+                "; ",
+                insert_event!(),
+                "last_sequence FROM event_sequences WHERE user_id = $3; ",
+                insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19")
+            )
+        };
+    }
     const POSTGRES: &str = concat!(
         "WITH u AS (",
         update!(),
@@ -250,25 +273,34 @@ pub async fn update_with_change(
         columns!(),
         " FROM u"
     );
-    let sql = if matches!(tx.conn, TxConn::Sqlite(_)) {
-        SQLITE
-    } else {
-        POSTGRES
+    macro_rules! query {
+        ($sql:expr) => {
+            bind_update!(
+                bind_audit_event!(
+                    bind_event!(sqlx::query_as::<_, Profile>($sql), event).bind(traceparent),
+                    audit
+                ),
+                user_id,
+                input,
+                None::<&str>,
+                now
+            )
+            .bind(expected)
+        };
+    }
+    let rows = match &mut tx.conn {
+        TxConn::Sqlite(member) => {
+            // Often a write's first statement: it then starts the write's savepoint in the same round trip.
+            let sql = if member.take_savepoint() {
+                concat!(savepoint!(), "; ", sqlite!())
+            } else {
+                sqlite!()
+            };
+            query!(sql).fetch_all(&mut **member).await?
+        }
+        TxConn::Postgres(tx) => query!(POSTGRES).fetch_all(&mut **tx).await?,
     };
-    let no_status: Option<&str> = None;
-    let rows = with_conn!(tx, |c| bind_update!(
-        bind_audit_event!(
-            bind_event!(sqlx::query_as::<_, Profile>(sql), event).bind(traceparent),
-            audit
-        ),
-        user_id,
-        input,
-        no_status,
-        now
-    )
-    .fetch_all(c)
-    .await)?;
-    rows.into_iter().next().ok_or(sqlx::Error::RowNotFound)
+    Ok(rows.into_iter().next())
 }
 
 /// Sets `status` (`active`/`suspended`) and bumps the version.

@@ -99,7 +99,7 @@ pub async fn request_context(
             } else {
                 tracing::info!(status, latency_ms, "request answered");
             }
-        })
+        });
     });
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);

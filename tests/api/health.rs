@@ -56,7 +56,9 @@ async fn a_busy_read_pool_does_not_make_the_database_look_down() {
 
     // The probe asks every second and gives up on a round trip after one.
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
-    assert!(!app.db.is_down(), "the probe took a busy pool for a database that does not answer");
+    assert!(
+        !app.db.is_down(),
+        "the probe took a busy pool for a database that does not answer"
+    );
     drop(held);
 }
-
