@@ -207,6 +207,61 @@ pub async fn update_with_status(
     .await)
 }
 
+/// The `UPDATE` of [`update_with_change`]: the event takes $1-$11 and the audit event $12-$19 (their macros number
+/// them so); the update follows, and the expected version is $36.
+macro_rules! update_if_at_version {
+    () => {
+        update_sql!(
+            "$20",
+            "$21",
+            "$22",
+            "$23",
+            "$24",
+            "$25",
+            "$26",
+            "$27",
+            "$28",
+            "$29",
+            "$30",
+            "$31",
+            "$32",
+            "$33",
+            "$34",
+            "$35",
+            " AND version = COALESCE($36, version)"
+        )
+    };
+}
+/// [`update_with_change`] on SQLite, which runs the statements in order: the update first, so a refused email
+/// stops the rest.
+macro_rules! update_with_change_sqlite {
+    () => {
+        concat!(
+            update_if_at_version!(),
+            "; ",
+            next_sequence!(),
+            "; ",
+            insert_event!(),
+            "last_sequence FROM event_sequences WHERE user_id = $3; ",
+            insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19")
+        )
+    };
+}
+/// [`update_with_change`] on PostgreSQL: data-modifying CTEs of one statement.
+const UPDATE_WITH_CHANGE_POSTGRES: &str = concat!(
+    "WITH u AS (",
+    update_if_at_version!(),
+    "), s AS (",
+    next_sequence!(),
+    " RETURNING last_sequence), a AS (",
+    insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19"),
+    "), e AS (",
+    insert_event!(),
+    "s.last_sequence FROM s) SELECT ",
+    columns!(),
+    " FROM u"
+);
+
 /// [`update_with_status`] (without a status), the change event it makes ([`append`](crate::db::events::append))
 /// and its audit event, in one round trip: the common write of `PUT` and `PATCH` on a profile. With `expected`,
 /// only if the profile is still at that version: `None` when it is not (the event and the audit event are then
@@ -221,58 +276,6 @@ pub async fn update_with_change(
     traceparent: Option<&str>,
     audit: &AuditEvent,
 ) -> Result<Option<Profile>, sqlx::Error> {
-    // The event takes $1-$11 and the audit event $12-$19 (their macros number them so); the update follows,
-    // and the expected version is $36.
-    macro_rules! update {
-        () => {
-            update_sql!(
-                "$20",
-                "$21",
-                "$22",
-                "$23",
-                "$24",
-                "$25",
-                "$26",
-                "$27",
-                "$28",
-                "$29",
-                "$30",
-                "$31",
-                "$32",
-                "$33",
-                "$34",
-                "$35",
-                " AND version = COALESCE($36, version)"
-            )
-        };
-    }
-    // SQLite runs the statements in order; the update first, so a refused email stops the rest.
-    macro_rules! sqlite {
-        () => {
-            concat!(
-                update!(),
-                "; ",
-                next_sequence!(),
-                "; ",
-                insert_event!(),
-                "last_sequence FROM event_sequences WHERE user_id = $3; ",
-                insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19")
-            )
-        };
-    }
-    const POSTGRES: &str = concat!(
-        "WITH u AS (",
-        update!(),
-        "), s AS (",
-        next_sequence!(),
-        " RETURNING last_sequence), a AS (",
-        insert_audit_event!("$12, $13, $14, $15, $16, $17, $18, $19"),
-        "), e AS (",
-        insert_event!(),
-        "s.last_sequence FROM s) SELECT ",
-        columns!(),
-        " FROM u"
-    );
     macro_rules! query {
         ($sql:expr) => {
             bind_update!(
@@ -292,13 +295,17 @@ pub async fn update_with_change(
         TxConn::Sqlite(member) => {
             // Often a write's first statement: it then starts the write's savepoint in the same round trip.
             let sql = if member.take_savepoint() {
-                concat!(savepoint!(), "; ", sqlite!())
+                concat!(savepoint!(), "; ", update_with_change_sqlite!())
             } else {
-                sqlite!()
+                update_with_change_sqlite!()
             };
             query!(sql).fetch_all(&mut **member).await?
         }
-        TxConn::Postgres(tx) => query!(POSTGRES).fetch_all(&mut **tx).await?,
+        TxConn::Postgres(tx) => {
+            query!(UPDATE_WITH_CHANGE_POSTGRES)
+                .fetch_all(&mut **tx)
+                .await?
+        }
     };
     Ok(rows.into_iter().next())
 }

@@ -30,8 +30,8 @@ use crate::{
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Gives every request an id, its trace context, the fields its log lines carry (`telemetry::request`), a time
-/// limit, and one log line and its metrics when it is answered. With traces exported, the request also gets an OpenTelemetry server span (the
-/// child of the caller's `traceparent`) that outlives the log span and carries no user id.
+/// limit, and one log line and its metrics when it is answered. With traces exported, the request also gets an
+/// OpenTelemetry server span (the child of the caller's `traceparent`) that carries no user id.
 pub async fn request_context(
     State(timeout): State<Duration>,
     request: Request,
@@ -83,15 +83,31 @@ pub async fn request_context(
     if status >= 500 {
         server_span.record("otel.status_code", "ERROR");
     }
-    let elapsed = started.elapsed().as_secs_f64();
+    answered(&fields, &span, &method, route, status, started.elapsed());
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
+    }
+    response
+}
+
+/// The request's metrics and its access-log line, with the request's fields (the pretty format takes them from
+/// its span).
+fn answered(
+    fields: &std::sync::Arc<RequestFields>,
+    span: &tracing::Span,
+    method: &Method,
+    route: String,
+    status: u16,
+    elapsed: Duration,
+) {
+    let elapsed = elapsed.as_secs_f64();
     let latency_ms = elapsed * 1000.0;
-    let method = metrics::method_label(&method);
+    let method = metrics::method_label(method);
     ::metrics::counter!(metrics::HTTP_REQUESTS_TOTAL,
         "method" => method, "route" => route.clone(), "status" => status.to_string())
     .increment(1);
     ::metrics::histogram!(metrics::HTTP_REQUEST_DURATION_SECONDS, "method" => method, "route" => route)
         .record(elapsed);
-    // The access-log line, with the request's fields (the pretty format takes them from its span).
     fields.in_scope(|| {
         span.in_scope(|| {
             if status >= 500 {
@@ -101,10 +117,6 @@ pub async fn request_context(
             }
         });
     });
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(X_REQUEST_ID.clone(), value);
-    }
-    response
 }
 
 /// A request's OpenTelemetry server span (disabled, and free, without an exporter) and its trace context.
