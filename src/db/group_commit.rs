@@ -10,7 +10,7 @@
 //! settled at once and its members are told whether it committed.
 //!
 //! Why: one write per transaction spent most of its time handing the connection over, beginning and committing
-//! (docs/benchmarks.md, "Writes on SQLite"); with a batch, those costs are paid once per batch.
+//! (docs/benchmarks.md, "Second round"); with a batch, those costs are paid once per batch.
 
 use std::sync::{
     Arc,
