@@ -99,7 +99,6 @@ impl GroupCommit {
             pending: false,
         };
         let batch = member.batch();
-        batch.joined += 1;
         if batch.tx.is_none() {
             // IMMEDIATE takes the write lock up front, so no member fails half-way on a lock upgrade.
             let begin = concat!("BEGIN IMMEDIATE; ", savepoint!());
@@ -109,6 +108,7 @@ impl GroupCommit {
             // Started with this write's first statement (`savepoint`, `take_savepoint`): one round trip less.
             member.pending = true;
         }
+        member.batch().joined += 1;
         Ok(member)
     }
 

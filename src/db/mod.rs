@@ -245,7 +245,7 @@ impl Db {
                 );
             }
         }
-        let probe = probe_pool(url, &reader)?;
+        let probe = probe_pool(url, &writer, &reader)?;
         let group_commit = match &writer {
             Pool::Sqlite(pool) => Some(group_commit::GroupCommit::new(pool.clone())),
             Pool::Postgres(_) => None,
@@ -495,13 +495,14 @@ impl Db {
 }
 
 /// The availability probe's own pool of one connection, opened at its first use: on the same file or server as
-/// `reader`, or `reader` itself for an in-memory SQLite database (another connection would open another one).
-fn probe_pool(url: &str, reader: &Pool) -> Result<Pool, sqlx::Error> {
+/// `reader`, or `reader` itself when one connection serves both (SQLite in memory: another connection would open
+/// another database).
+fn probe_pool(url: &str, writer: &Pool, reader: &Pool) -> Result<Pool, sqlx::Error> {
     let (max, acquire) = (1, Duration::from_secs(1));
+    if writer.is_same_pool(reader) {
+        return Ok(reader.clone());
+    }
     Ok(match reader {
-        Pool::Sqlite(_) if url.contains(":memory:") || url.contains("mode=memory") => {
-            reader.clone()
-        }
         Pool::Sqlite(_) => Pool::Sqlite(
             SqlitePoolOptions::new()
                 .max_connections(max)

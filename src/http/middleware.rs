@@ -281,12 +281,15 @@ pub fn compression() -> CompressionLayer<impl Predicate> {
 /// `Retry-After`) at once instead of each waiting for a pool connection; probes, metrics and the address
 /// formats (compiled in) still answer.
 pub async fn database_gate(
-    State(db): State<crate::db::Db>,
+    State(state): State<crate::state::AppState>,
     request: Request,
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    if db.is_down() && path.starts_with("/api/") && !path.starts_with("/api/v1/address-formats") {
+    if state.db.is_down()
+        && path.starts_with("/api/")
+        && !path.starts_with("/api/v1/address-formats")
+    {
         return crate::http::error::ApiError::ServiceUnavailable.into_response();
     }
     next.run(request).await

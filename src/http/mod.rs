@@ -88,7 +88,8 @@ pub fn router(state: AppState) -> Router {
         ))
         // Outside the rate limit: while the database is known to be down, 503 at once, before any token is verified.
         .layer(axum::middleware::from_fn_with_state(
-            state.db.clone(),
+            // The whole state (one reference count per request), not a clone of its database handles.
+            state.clone(),
             middleware::database_gate,
         ));
     with_layers(app, &state.config).with_state(state)
